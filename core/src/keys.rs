@@ -1,0 +1,432 @@
+//! age X25519 identities and recipients, their short fingerprints, and the keyring that opens values.
+
+use std::fmt;
+use std::str::FromStr;
+
+use age_core::format::{FILE_KEY_BYTES, FileKey, Stanza};
+use age_core::primitives::{aead_decrypt, bech32_decode, hkdf};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD_NO_PAD;
+use sha2::{Digest, Sha256};
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::{Zeroize, Zeroizing};
+
+const SECRET_KEY_HRP: &str = "AGE-SECRET-KEY-";
+const X25519_TAG: &str = "X25519";
+const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
+const EPHEMERAL_SHARE_B64_LEN: usize = 43;
+const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_BYTES + 16;
+
+/// Why a key string could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not an `age1...` X25519 recipient.
+    #[error("not an age X25519 recipient (expected age1 followed by 58 characters)")]
+    MalformedRecipient,
+    /// Not an `AGE-SECRET-KEY-1...` identity. The offending text is never included.
+    #[error("not an age X25519 identity (expected a line starting with AGE-SECRET-KEY-1)")]
+    MalformedIdentity,
+    /// An identity file held no identity.
+    #[error("the identity file holds no AGE-SECRET-KEY-1 line")]
+    NoIdentityInFile,
+    /// A recipient fingerprint is not 16 lowercase hex digits.
+    #[error("not a recipient id (expected 16 lowercase hex digits)")]
+    MalformedRecipientId,
+}
+
+/// Short, public fingerprint of a recipient: the first 8 bytes of SHA-256 over its 32-byte key.
+///
+/// It only names a recipient in the `spec.recipients` hint; it is never trusted for security.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecipientId([u8; 8]);
+
+impl RecipientId {
+    fn of(public: &PublicKey) -> Self {
+        let digest = Sha256::digest(public.as_bytes());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        Self(id)
+    }
+}
+
+impl fmt::Display for RecipientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for RecipientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecipientId({self})")
+    }
+}
+
+impl FromStr for RecipientId {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let valid = s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !valid {
+            return Err(KeyError::MalformedRecipientId);
+        }
+        let mut id = [0u8; 8];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
+                .map_err(|_| KeyError::MalformedRecipientId)?;
+        }
+        Ok(Self(id))
+    }
+}
+
+/// A public age X25519 recipient (`age1...`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Recipient {
+    age: age::x25519::Recipient,
+    id: RecipientId,
+}
+
+impl Recipient {
+    fn from_public(public: PublicKey) -> Self {
+        let encoded = age_core::primitives::bech32_encode(
+            bech32::Hrp::parse_unchecked("age"),
+            public.as_bytes(),
+        );
+        let age = encoded
+            .parse::<age::x25519::Recipient>()
+            .expect("bech32 of a 32-byte key is a valid recipient");
+        Self {
+            age,
+            id: RecipientId::of(&public),
+        }
+    }
+
+    /// The fingerprint recorded in `spec.recipients`.
+    pub fn id(&self) -> RecipientId {
+        self.id
+    }
+
+    pub(crate) fn as_age(&self) -> &age::x25519::Recipient {
+        &self.age
+    }
+}
+
+impl FromStr for Recipient {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let public = bech32_decode(
+            s.trim(),
+            |_| KeyError::MalformedRecipient,
+            |hrp| {
+                (hrp.as_str() == "age")
+                    .then_some(())
+                    .ok_or(KeyError::MalformedRecipient)
+            },
+            |_, bytes| {
+                <[u8; 32]>::try_from(bytes.collect::<Vec<u8>>())
+                    .map_err(|_| KeyError::MalformedRecipient)
+            },
+        )?;
+        Ok(Self::from_public(PublicKey::from(public)))
+    }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.age.fmt(f)
+    }
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recipient({})", self.age)
+    }
+}
+
+/// A private age X25519 identity with its public half computed once.
+///
+/// The secret scalar zeroizes on drop and never appears in `Debug` output.
+#[derive(Clone)]
+pub struct Identity {
+    secret: StaticSecret,
+    public: PublicKey,
+    recipient: Recipient,
+}
+
+impl Identity {
+    /// A fresh identity from the operating system's random source.
+    pub fn generate() -> Self {
+        Self::from_secret(StaticSecret::random_from_rng(rand::rngs::OsRng))
+    }
+
+    fn from_secret(secret: StaticSecret) -> Self {
+        let public = PublicKey::from(&secret);
+        Self {
+            secret,
+            public,
+            recipient: Recipient::from_public(public),
+        }
+    }
+
+    /// Parses one `AGE-SECRET-KEY-1...` line.
+    pub fn parse(s: &str) -> Result<Self, KeyError> {
+        let bytes = bech32_decode(
+            s.trim(),
+            |_| KeyError::MalformedIdentity,
+            |hrp| {
+                (hrp.as_str().eq_ignore_ascii_case(SECRET_KEY_HRP))
+                    .then_some(())
+                    .ok_or(KeyError::MalformedIdentity)
+            },
+            |_, bytes| {
+                let mut buf = Zeroizing::new(bytes.collect::<Vec<u8>>());
+                let mut key = [0u8; 32];
+                if buf.len() != key.len() {
+                    return Err(KeyError::MalformedIdentity);
+                }
+                key.copy_from_slice(&buf);
+                buf.zeroize();
+                Ok(Zeroizing::new(key))
+            },
+        )?;
+        Ok(Self::from_secret(StaticSecret::from(*bytes)))
+    }
+
+    /// The `AGE-SECRET-KEY-1...` string, for writing an identity file.
+    pub fn to_secret_string(&self) -> Zeroizing<String> {
+        let secret = Zeroizing::new(self.secret.to_bytes());
+        let mut encoded = age_core::primitives::bech32_encode(
+            bech32::Hrp::parse_unchecked(SECRET_KEY_HRP),
+            secret.as_ref(),
+        );
+        let upper = Zeroizing::new(encoded.to_uppercase());
+        encoded.zeroize();
+        upper
+    }
+
+    /// The contents of an identity file in the age CLI's own layout (`age-keygen` output).
+    pub fn to_identity_file(&self, created: &str) -> Zeroizing<String> {
+        let secret = self.to_secret_string();
+        Zeroizing::new(format!(
+            "# created: {created}\n# public key: {}\n{}\n",
+            self.recipient,
+            secret.as_str()
+        ))
+    }
+
+    /// The public recipient matching this identity.
+    pub fn recipient(&self) -> &Recipient {
+        &self.recipient
+    }
+
+    /// Unwraps one X25519 stanza, exactly as age does, but with the cached public key.
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        if stanza.tag != X25519_TAG {
+            return None;
+        }
+        let Some(share) = canonical_share(stanza) else {
+            return Some(Err(age::DecryptError::InvalidHeader));
+        };
+        let ephemeral = PublicKey::from(share);
+        let shared = self.secret.diffie_hellman(&ephemeral);
+        if !shared.was_contributory() {
+            return Some(Err(age::DecryptError::InvalidHeader));
+        }
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(ephemeral.as_bytes());
+        salt[32..].copy_from_slice(self.public.as_bytes());
+        let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_bytes()));
+        // A failure here only means "not this identity": stanzas are anonymous.
+        let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
+        let plain = Zeroizing::new(plain);
+        Some(Ok(FileKey::init_with_mut(|key| {
+            key.copy_from_slice(&plain)
+        })))
+    }
+}
+
+/// The ephemeral share of a canonical X25519 stanza (one unpadded base64 argument, 32-byte body).
+fn canonical_share(stanza: &Stanza) -> Option<[u8; 32]> {
+    let [arg] = stanza.args.as_slice() else {
+        return None;
+    };
+    if arg.len() != EPHEMERAL_SHARE_B64_LEN || stanza.body.len() != WRAPPED_FILE_KEY_LEN {
+        return None;
+    }
+    let decoded = BASE64_STANDARD_NO_PAD.decode(arg).ok()?;
+    <[u8; 32]>::try_from(decoded).ok()
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("recipient", &self.recipient)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Parses an identity file: `#` comments and blank lines are skipped, every other line must be
+/// an `AGE-SECRET-KEY-1...` identity (the layout `age-keygen` writes).
+pub fn parse_identity_file(text: &str) -> Result<Vec<Identity>, KeyError> {
+    let identities = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(Identity::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    if identities.is_empty() {
+        return Err(KeyError::NoIdentityInFile);
+    }
+    Ok(identities)
+}
+
+/// Every identity a reader holds (a controller's active and retired keys, or a user's `-i` files).
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    identities: Vec<Identity>,
+}
+
+impl Keyring {
+    /// A keyring over these identities; duplicates are dropped so no stanza is tried twice.
+    pub fn new(identities: impl IntoIterator<Item = Identity>) -> Self {
+        let mut keyring = Self::default();
+        keyring.extend(identities);
+        keyring
+    }
+
+    /// Adds identities not already present.
+    pub fn extend(&mut self, identities: impl IntoIterator<Item = Identity>) {
+        for identity in identities {
+            if self.by_id(identity.recipient.id).is_none() {
+                self.identities.push(identity);
+            }
+        }
+    }
+
+    /// The identities, in the order they were added.
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
+    }
+
+    /// True when the keyring holds no identity.
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+    }
+
+    fn by_id(&self, id: RecipientId) -> Option<&Identity> {
+        self.identities.iter().find(|i| i.recipient.id == id)
+    }
+
+    pub(crate) fn with_hint<'a>(&'a self, hint: &'a [RecipientId]) -> HintedKeyring<'a> {
+        HintedKeyring {
+            keyring: self,
+            hint,
+        }
+    }
+}
+
+/// A keyring paired with the `spec.recipients` hint for one value.
+pub(crate) struct HintedKeyring<'a> {
+    keyring: &'a Keyring,
+    hint: &'a [RecipientId],
+}
+
+impl HintedKeyring<'_> {
+    fn hinted(&self, index: usize) -> Option<&Identity> {
+        self.hint.get(index).and_then(|id| self.keyring.by_id(*id))
+    }
+}
+
+impl age::Identity for HintedKeyring<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        let mut identities = self.keyring.identities.iter();
+        identities.find_map(|identity| identity.unwrap_stanza(stanza))
+    }
+
+    fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
+        // Fast path: the hint names the identity for a stanza, so one Diffie-Hellman suffices.
+        let hinted = stanzas
+            .iter()
+            .enumerate()
+            .filter_map(|(i, stanza)| self.hinted(i).map(|identity| (identity, stanza)))
+            .find_map(|(identity, stanza)| identity.unwrap_stanza(stanza));
+        if hinted.is_some() {
+            return hinted;
+        }
+        // The hint is unauthenticated and may be stale or wrong: try every pair not tried yet.
+        stanzas.iter().enumerate().find_map(|(i, stanza)| {
+            let tried = self.hinted(i).map(|identity| identity.recipient.id);
+            self.keyring
+                .identities
+                .iter()
+                .filter(|identity| Some(identity.recipient.id) != tried)
+                .find_map(|identity| identity.unwrap_stanza(stanza))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_round_trips_through_its_secret_string() {
+        let identity = Identity::generate();
+        let parsed = Identity::parse(&identity.to_secret_string()).expect("parses");
+        assert_eq!(parsed.recipient(), identity.recipient());
+    }
+
+    #[test]
+    fn recipient_id_round_trips_and_rejects_junk() {
+        let id = Identity::generate().recipient().id();
+        assert_eq!(id.to_string().parse::<RecipientId>(), Ok(id));
+        assert!("ABCDEF0123456789".parse::<RecipientId>().is_err());
+        assert!("0123".parse::<RecipientId>().is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let identity = Identity::generate();
+        let secret = identity.to_secret_string();
+        let debug = format!("{identity:?} {:?}", Keyring::new([identity.clone()]));
+        assert!(!debug.contains(secret.as_str()));
+        assert!(!debug.to_lowercase().contains(&secret.to_lowercase()));
+        assert!(debug.contains("<redacted>"));
+    }
+
+    #[test]
+    fn identity_file_skips_comments_and_rejects_garbage() {
+        let identity = Identity::generate();
+        let file = identity.to_identity_file("2026-01-01T00:00:00Z");
+        let parsed = parse_identity_file(&file).expect("parses");
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].recipient(), identity.recipient());
+        assert_eq!(
+            parse_identity_file("# only a comment\n").unwrap_err(),
+            KeyError::NoIdentityInFile
+        );
+        assert_eq!(
+            parse_identity_file("AGE-SECRET-KEY-1NOPE\n").unwrap_err(),
+            KeyError::MalformedIdentity
+        );
+    }
+
+    #[test]
+    fn recipient_parse_matches_age() {
+        use age::secrecy::ExposeSecret;
+        let identity = age::x25519::Identity::generate();
+        let text = identity.to_public().to_string();
+        let ours: Recipient = text.parse().expect("parses");
+        assert_eq!(ours.to_string(), text);
+        assert!("age1notakey".parse::<Recipient>().is_err());
+        assert!(
+            identity
+                .to_string()
+                .expose_secret()
+                .parse::<Recipient>()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! ageseal-core: the sealed-value format, seal/unseal with scope binding, the repository config
+//! model and the SealedSecret types shared by the `ageseal` CLI and `ageseal-controller`.
+//!
+//! Pure format and crypto: no I/O, no async runtime, no Kubernetes client.
+
+pub mod envelope;
+pub mod keys;
+pub mod seal;
+
+pub use envelope::{Binding, BindingError, Location, Scope};
+pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientId, parse_identity_file};
+pub use seal::{
+    HeaderSummary, SealError, UnsealError, inspect, seal, seal_base64, unseal, unseal_base64,
+};
+
+/// Size bounds (DESIGN §4). Each is checked before the work it bounds.
+pub mod limits {
+    /// Largest value ageseal seals or opens: a Kubernetes Secret's own limit.
+    pub const MAX_VALUE_BYTES: usize = 1 << 20;
+    /// Most recipient stanzas in one sealed value.
+    pub const MAX_STANZAS: usize = 32;
+    /// Most recipients one value is sealed to: age adds one "grease" stanza of its own.
+    pub const MAX_RECIPIENTS: usize = MAX_STANZAS - 1;
+    /// Most bytes of age header scanned (version line, stanzas, MAC line).
+    pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+    /// Largest envelope header (version, scope, namespace, name, key lines).
+    pub const MAX_ENVELOPE_HEADER_BYTES: usize = 1024;
+    /// Largest sealed value in bytes: value, envelope header, age header, STREAM nonce and tags.
+    pub const MAX_SEALED_BYTES: usize =
+        MAX_VALUE_BYTES + MAX_ENVELOPE_HEADER_BYTES + MAX_HEADER_BYTES + 1024;
+    /// Largest `encryptedData` entry in base64 characters.
+    pub const MAX_SEALED_BASE64: usize = MAX_SEALED_BYTES.div_ceil(3) * 4;
+    pub(crate) const MAX_VERSION_DIGITS: usize = 4;
+}

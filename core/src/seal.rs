@@ -1,0 +1,426 @@
+//! Sealing one value to many recipients and opening it again, with the binding checked.
+
+use std::io::{Read, Write};
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+use zeroize::Zeroizing;
+
+use crate::envelope::{self, Binding, EnvelopeError, Location};
+use crate::keys::{Keyring, Recipient, RecipientId};
+use crate::limits::{
+    MAX_HEADER_BYTES, MAX_RECIPIENTS, MAX_SEALED_BASE64, MAX_SEALED_BYTES, MAX_STANZAS,
+    MAX_VALUE_BYTES,
+};
+
+const AGE_V1_LINE: &[u8] = b"age-encryption.org/v1\n";
+
+/// Why a value could not be sealed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// No recipient was given.
+    #[error("no recipients to seal to")]
+    NoRecipients,
+    /// More recipients than a value may carry.
+    #[error("{0} recipients; a value may be sealed to at most 31")]
+    TooManyRecipients(usize),
+    /// The value is over the size limit.
+    #[error("value is {0} bytes; the limit is 1 MiB")]
+    TooLarge(usize),
+    /// age itself refused (not expected with X25519 recipients).
+    #[error("age could not encrypt: {0}")]
+    Age(String),
+}
+
+impl SealError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SealError::NoRecipients => {
+                "add a region to .ageseal.yaml (ageseal region add) or pass --recipient"
+            }
+            SealError::TooManyRecipients(_) => {
+                "seal to fewer regions; every region and recovery key adds one recipient"
+            }
+            SealError::TooLarge(_) => {
+                "Kubernetes Secrets are limited to 1 MiB; store large blobs elsewhere"
+            }
+            SealError::Age(_) => "this is a bug in ageseal; please report it",
+        }
+    }
+}
+
+/// Why a sealed value could not be opened. No variant carries plaintext or key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsealError {
+    /// Over a size bound, checked before decoding or after decrypting.
+    #[error("sealed value is {actual} bytes; the limit is {limit}")]
+    TooLarge {
+        /// Size found.
+        actual: usize,
+        /// Size allowed.
+        limit: usize,
+    },
+    /// The `encryptedData` entry is not standard base64.
+    #[error("sealed value is not valid base64")]
+    MalformedBase64,
+    /// Not a well-formed or untampered age v1 file.
+    #[error("sealed value is not a valid age file: {0}")]
+    MalformedAgeFile(&'static str),
+    /// More recipient stanzas than allowed.
+    #[error("sealed value has {0} recipient stanzas; the limit is 32")]
+    TooManyStanzas(usize),
+    /// None of the identities opens any stanza.
+    #[error("none of the given identities can open this value")]
+    NoMatchingKey,
+    /// Decrypted, but not an envelope this build can read.
+    #[error("sealed value uses envelope version {0}, which this ageseal does not read")]
+    UnsupportedVersion(u32),
+    /// Decrypted, but the envelope is malformed.
+    #[error("sealed value's envelope is malformed: {0}")]
+    MalformedEnvelope(&'static str),
+    /// Decrypted, but the value is bound elsewhere: it was copied or moved.
+    #[error("value is sealed for {sealed} but sits at {actual}")]
+    ScopeMismatch {
+        /// What the envelope says.
+        sealed: Binding,
+        /// Where the caller found it.
+        actual: Location,
+    },
+}
+
+impl UnsealError {
+    /// The variant's name, as used in test vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UnsealError::TooLarge { .. } => "TooLarge",
+            UnsealError::MalformedBase64 => "MalformedBase64",
+            UnsealError::MalformedAgeFile(_) => "MalformedAgeFile",
+            UnsealError::TooManyStanzas(_) => "TooManyStanzas",
+            UnsealError::NoMatchingKey => "NoMatchingKey",
+            UnsealError::UnsupportedVersion(_) => "UnsupportedVersion",
+            UnsealError::MalformedEnvelope(_) => "MalformedEnvelope",
+            UnsealError::ScopeMismatch { .. } => "ScopeMismatch",
+        }
+    }
+
+    /// The SealedSecret status reason for this failure (DESIGN §3).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UnsealError::NoMatchingKey => "NoMatchingKey",
+            UnsealError::ScopeMismatch { .. } => "ScopeMismatch",
+            _ => "MalformedValue",
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            UnsealError::NoMatchingKey => {
+                "the value was not sealed to these keys: re-seal it for this region (ageseal rekey) or pass the right -i identity"
+            }
+            UnsealError::ScopeMismatch { .. } => {
+                "sealed values cannot be moved: seal the value again for its new namespace, name or key"
+            }
+            UnsealError::UnsupportedVersion(_) => {
+                "upgrade ageseal to a version that reads this format"
+            }
+            _ => "the sealed value is damaged: seal it again from the original Secret",
+        }
+    }
+}
+
+impl From<EnvelopeError> for UnsealError {
+    fn from(err: EnvelopeError) -> Self {
+        match err {
+            EnvelopeError::UnsupportedVersion(v) => UnsealError::UnsupportedVersion(v),
+            EnvelopeError::Malformed(why) => UnsealError::MalformedEnvelope(why),
+            EnvelopeError::TooLarge(actual) => UnsealError::TooLarge {
+                actual,
+                limit: MAX_VALUE_BYTES,
+            },
+        }
+    }
+}
+
+/// Seals `value` for use under `binding`, as a binary age v1 file with one X25519 stanza per
+/// recipient, in the order given, followed by the random "grease" stanza age always adds.
+pub fn seal(
+    value: &[u8],
+    binding: &Binding,
+    recipients: &[Recipient],
+) -> Result<Vec<u8>, SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::NoRecipients);
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(SealError::TooManyRecipients(recipients.len()));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(SealError::TooLarge(value.len()));
+    }
+    let plaintext = envelope::encode(binding, value);
+    let encryptor = age::Encryptor::with_recipients(
+        recipients.iter().map(|r| r.as_age() as &dyn age::Recipient),
+    )
+    .map_err(|e| SealError::Age(e.to_string()))?;
+    let mut out = Vec::with_capacity(plaintext.len() + 128 + 100 * recipients.len());
+    let mut writer = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| SealError::Age(e.to_string()))?;
+    writer
+        .write_all(&plaintext)
+        .and_then(|()| writer.finish().map(drop))
+        .map_err(|e| SealError::Age(e.to_string()))?;
+    Ok(out)
+}
+
+/// [`seal`], then standard base64 as stored in `encryptedData`.
+pub fn seal_base64(
+    value: &[u8],
+    binding: &Binding,
+    recipients: &[Recipient],
+) -> Result<String, SealError> {
+    seal(value, binding, recipients).map(|bytes| BASE64_STANDARD.encode(bytes))
+}
+
+/// Opens a sealed value found at `location`, trying the stanza the hint names first.
+///
+/// The value is returned only if its envelope admits `location`; otherwise `ScopeMismatch`.
+pub fn unseal(
+    sealed: &[u8],
+    keyring: &Keyring,
+    location: &Location,
+    hint: &[RecipientId],
+) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    if sealed.len() > MAX_SEALED_BYTES {
+        return Err(UnsealError::TooLarge {
+            actual: sealed.len(),
+            limit: MAX_SEALED_BYTES,
+        });
+    }
+    inspect(sealed)?;
+    let decryptor = age::Decryptor::new_buffered(sealed).map_err(from_age)?;
+    let hinted = keyring.with_hint(hint);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&hinted as &dyn age::Identity))
+        .map_err(from_age)?;
+    // Capacity covers the whole plaintext, so the buffer never reallocates and leaves no copy.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(sealed.len()));
+    reader.read_to_end(&mut plaintext).map_err(|_| {
+        UnsealError::MalformedAgeFile("payload failed authentication (altered or truncated)")
+    })?;
+    let binding = envelope::decode(&mut plaintext)?;
+    if !binding.admits(location) {
+        return Err(UnsealError::ScopeMismatch {
+            sealed: binding,
+            actual: location.clone(),
+        });
+    }
+    Ok(plaintext)
+}
+
+/// [`unseal`] for the base64 text of an `encryptedData` entry; the length is bounded before decoding.
+pub fn unseal_base64(
+    sealed: &str,
+    keyring: &Keyring,
+    location: &Location,
+    hint: &[RecipientId],
+) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    let bytes = decode_base64(sealed)?;
+    unseal(&bytes, keyring, location, hint)
+}
+
+/// Decodes an `encryptedData` entry, refusing oversize text before decoding it.
+pub fn decode_base64(sealed: &str) -> Result<Vec<u8>, UnsealError> {
+    if sealed.len() > MAX_SEALED_BASE64 {
+        return Err(UnsealError::TooLarge {
+            actual: sealed.len(),
+            limit: MAX_SEALED_BASE64,
+        });
+    }
+    BASE64_STANDARD
+        .decode(sealed.trim_ascii())
+        .map_err(|_| UnsealError::MalformedBase64)
+}
+
+/// What can be learnt about a sealed value without a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSummary {
+    /// The tag of each recipient stanza (`X25519` for every stanza ageseal writes), in order.
+    pub stanza_tags: Vec<String>,
+}
+
+/// Checks the outline of an age v1 header (version line, stanza count, MAC line) without any
+/// key, within [`MAX_HEADER_BYTES`]. Used before decryption and by `ageseal verify`.
+pub fn inspect(sealed: &[u8]) -> Result<HeaderSummary, UnsealError> {
+    let rest = sealed
+        .strip_prefix(AGE_V1_LINE)
+        .ok_or(UnsealError::MalformedAgeFile(
+            "does not start with the age v1 header line",
+        ))?;
+    let window = &rest[..rest.len().min(MAX_HEADER_BYTES)];
+    let mut stanza_tags = Vec::new();
+    for line in window.split(|&b| b == b'\n') {
+        if line.starts_with(b"--- ") {
+            if stanza_tags.is_empty() {
+                return Err(UnsealError::MalformedAgeFile(
+                    "header has no recipient stanza",
+                ));
+            }
+            return Ok(HeaderSummary { stanza_tags });
+        }
+        if let Some(stanza) = line.strip_prefix(b"-> ") {
+            if stanza_tags.len() == MAX_STANZAS {
+                return Err(UnsealError::TooManyStanzas(count_stanzas(window)));
+            }
+            let tag = stanza.split(|&b| b == b' ').next().unwrap_or_default();
+            stanza_tags.push(String::from_utf8_lossy(tag).into_owned());
+        }
+    }
+    Err(UnsealError::MalformedAgeFile(
+        "header is not terminated by a MAC line",
+    ))
+}
+
+fn count_stanzas(window: &[u8]) -> usize {
+    window
+        .split(|&b| b == b'\n')
+        .filter(|line| line.starts_with(b"-> "))
+        .count()
+}
+
+fn from_age(err: age::DecryptError) -> UnsealError {
+    use age::DecryptError as E;
+    match err {
+        E::NoMatchingKeys | E::KeyDecryptionFailed => UnsealError::NoMatchingKey,
+        E::InvalidMac => {
+            UnsealError::MalformedAgeFile("header MAC does not match (the header was altered)")
+        }
+        E::InvalidHeader => UnsealError::MalformedAgeFile("invalid age header"),
+        E::UnknownFormat => UnsealError::MalformedAgeFile("not an age v1 file"),
+        E::DecryptionFailed => {
+            UnsealError::MalformedAgeFile("payload failed authentication (altered or truncated)")
+        }
+        E::Io(_) => UnsealError::MalformedAgeFile("truncated"),
+        _ => UnsealError::MalformedAgeFile("uses an age feature ageseal does not accept"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Scope;
+    use crate::keys::Identity;
+
+    fn setup(n: usize) -> (Vec<Identity>, Vec<Recipient>, Location, Binding) {
+        let identities: Vec<Identity> = (0..n).map(|_| Identity::generate()).collect();
+        let recipients = identities.iter().map(|i| i.recipient().clone()).collect();
+        let location = Location::new("payments", "db", "password");
+        let binding = Binding::new(Scope::Strict, &location).expect("valid");
+        (identities, recipients, location, binding)
+    }
+
+    #[test]
+    fn every_recipient_opens_with_or_without_hint() {
+        let (identities, recipients, location, binding) = setup(3);
+        let sealed = seal(b"s3cret", &binding, &recipients).expect("seals");
+        let tags = inspect(&sealed).expect("outline").stanza_tags;
+        assert_eq!(tags[..3], ["X25519"; 3]);
+        assert!(tags.len() == 4 && tags[3].ends_with("-grease"), "{tags:?}");
+        let hint: Vec<RecipientId> = recipients.iter().map(Recipient::id).collect();
+        for identity in identities {
+            let keyring = Keyring::new([identity]);
+            for hint in [&hint[..], &[][..]] {
+                let value = unseal(&sealed, &keyring, &location, hint).expect("opens");
+                assert_eq!(value.as_slice(), b"s3cret");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_hint_does_not_stop_the_right_key() {
+        let (identities, recipients, location, binding) = setup(2);
+        let sealed = seal(b"v", &binding, &recipients).expect("seals");
+        let swapped = [recipients[1].id(), recipients[0].id()];
+        let keyring = Keyring::new([identities[0].clone()]);
+        let value = unseal(&sealed, &keyring, &location, &swapped).expect("opens");
+        assert_eq!(value.as_slice(), b"v");
+    }
+
+    #[test]
+    fn a_stranger_gets_no_matching_key() {
+        let (_, recipients, location, binding) = setup(2);
+        let sealed = seal(b"v", &binding, &recipients).expect("seals");
+        let stranger = Keyring::new([Identity::generate()]);
+        assert_eq!(
+            unseal(&sealed, &stranger, &location, &[]),
+            Err(UnsealError::NoMatchingKey)
+        );
+        assert_eq!(
+            unseal(&sealed, &Keyring::default(), &location, &[]),
+            Err(UnsealError::NoMatchingKey)
+        );
+    }
+
+    #[test]
+    fn seal_enforces_its_bounds() {
+        let (_, recipients, _, binding) = setup(1);
+        assert_eq!(seal(b"v", &binding, &[]), Err(SealError::NoRecipients));
+        let many = vec![recipients[0].clone(); MAX_RECIPIENTS + 1];
+        assert_eq!(
+            seal(b"v", &binding, &many),
+            Err(SealError::TooManyRecipients(32))
+        );
+        let most = vec![recipients[0].clone(); MAX_RECIPIENTS];
+        let sealed = seal(b"v", &binding, &most).expect("31 recipients fit");
+        assert_eq!(
+            inspect(&sealed).expect("outline").stanza_tags.len(),
+            MAX_STANZAS
+        );
+        let big = vec![0u8; MAX_VALUE_BYTES + 1];
+        assert_eq!(
+            seal(&big, &binding, &recipients),
+            Err(SealError::TooLarge(MAX_VALUE_BYTES + 1))
+        );
+        assert!(seal(&big[..MAX_VALUE_BYTES], &binding, &recipients).is_ok());
+    }
+
+    #[test]
+    fn oversize_base64_is_refused_before_decoding() {
+        let text = "A".repeat(MAX_SEALED_BASE64 + 4);
+        let err = unseal_base64(
+            &text,
+            &Keyring::default(),
+            &Location::new("a", "b", "c"),
+            &[],
+        );
+        assert!(matches!(err, Err(UnsealError::TooLarge { .. })), "{err:?}");
+        let err = unseal_base64(
+            "not base64!",
+            &Keyring::default(),
+            &Location::new("a", "b", "c"),
+            &[],
+        );
+        assert_eq!(err, Err(UnsealError::MalformedBase64));
+    }
+
+    #[test]
+    fn inspect_rejects_headers_without_end_or_stanzas() {
+        assert!(matches!(
+            inspect(b"hello"),
+            Err(UnsealError::MalformedAgeFile(_))
+        ));
+        assert!(matches!(
+            inspect(b"age-encryption.org/v1\n--- abc\n"),
+            Err(UnsealError::MalformedAgeFile(_))
+        ));
+        let endless = [AGE_V1_LINE, &b"-> X25519 a\nbody\n".repeat(2000)].concat();
+        assert!(matches!(
+            inspect(&endless),
+            Err(UnsealError::TooManyStanzas(_))
+        ));
+    }
+}
