@@ -102,11 +102,7 @@ pub struct Location {
 
 impl Location {
     /// A location from its parts, unchecked (checking happens when a binding is built or matched).
-    pub fn new(
-        namespace: impl Into<String>,
-        name: impl Into<String>,
-        key: impl Into<String>,
-    ) -> Self {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>, key: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
             name: name.into(),
@@ -191,10 +187,7 @@ impl Binding {
             .namespace
             .as_deref()
             .is_none_or(|ns| ns == location.namespace);
-        let name_ok = self
-            .name
-            .as_deref()
-            .is_none_or(|name| name == location.name);
+        let name_ok = self.name.as_deref().is_none_or(|name| name == location.name);
         namespace_ok && name_ok && self.key == location.key
     }
 }
@@ -291,9 +284,7 @@ fn parse_version(line: &str) -> Result<u32, EnvelopeError> {
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0');
     if !canonical {
-        return Err(EnvelopeError::Malformed(
-            "version is not a canonical number",
-        ));
+        return Err(EnvelopeError::Malformed("version is not a canonical number"));
     }
     digits
         .parse()
@@ -319,9 +310,7 @@ impl<'a> HeaderLines<'a> {
             .ok_or(EnvelopeError::Malformed("header line missing or too long"))?;
         let line = &window[..end];
         if !line.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-            return Err(EnvelopeError::Malformed(
-                "header holds a non-printable byte",
-            ));
+            return Err(EnvelopeError::Malformed("header holds a non-printable byte"));
         }
         self.pos += end + 1;
         std::str::from_utf8(line).map_err(|_| EnvelopeError::Malformed("header is not ASCII"))
@@ -331,9 +320,7 @@ impl<'a> HeaderLines<'a> {
         let line = self.next_line()?;
         line.strip_prefix(name)
             .and_then(|rest| rest.strip_prefix(": "))
-            .ok_or(EnvelopeError::Malformed(
-                "header field missing or out of order",
-            ))
+            .ok_or(EnvelopeError::Malformed("header field missing or out of order"))
     }
 }
 
@@ -399,10 +386,7 @@ mod tests {
                 b"hunter2",
                 EnvelopeError::Malformed("header line missing or too long"),
             ),
-            (
-                b"password\n",
-                EnvelopeError::Malformed("not an ageseal envelope"),
-            ),
+            (b"password\n", EnvelopeError::Malformed("not an ageseal envelope")),
             (b"ageseal/v2\n", EnvelopeError::UnsupportedVersion(2)),
             (
                 b"ageseal/v01\n",
@@ -435,11 +419,7 @@ mod tests {
         ];
         for (bytes, expected) in cases {
             let mut plain = Zeroizing::new(bytes.to_vec());
-            assert_eq!(
-                decode(&mut plain).as_ref(),
-                Err(expected),
-                "input {bytes:?}"
-            );
+            assert_eq!(decode(&mut plain).as_ref(), Err(expected), "input {bytes:?}");
         }
     }
 
@@ -451,9 +431,7 @@ mod tests {
         let other_key = Location::new("payments", "db", "user");
         let strict = strict();
         assert!(strict.admits(&here));
-        assert!(
-            !strict.admits(&other_name) && !strict.admits(&other_ns) && !strict.admits(&other_key)
-        );
+        assert!(!strict.admits(&other_name) && !strict.admits(&other_ns) && !strict.admits(&other_key));
         let ns_wide = Binding::new(Scope::NamespaceWide, &here).expect("valid");
         assert!(ns_wide.admits(&other_name));
         assert!(!ns_wide.admits(&other_ns) && !ns_wide.admits(&other_key));
@@ -472,10 +450,7 @@ mod tests {
             Location::new("-ns", "db", "k"),
         ];
         for location in bad {
-            assert!(
-                Binding::new(Scope::Strict, &location).is_err(),
-                "{location}"
-            );
+            assert!(Binding::new(Scope::Strict, &location).is_err(), "{location}");
         }
         assert!(Binding::new(Scope::Strict, &Location::new("a", "b.c-d", "K_e.f-1")).is_ok());
     }

@@ -1,5 +1,6 @@
 //! age X25519 identities and recipients, their short fingerprints, and the keyring that opens values.
 
+use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 
@@ -72,8 +73,8 @@ impl FromStr for RecipientId {
         }
         let mut id = [0u8; 8];
         for (i, byte) in id.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
-                .map_err(|_| KeyError::MalformedRecipientId)?;
+            *byte =
+                u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| KeyError::MalformedRecipientId)?;
         }
         Ok(Self(id))
     }
@@ -88,10 +89,8 @@ pub struct Recipient {
 
 impl Recipient {
     fn from_public(public: PublicKey) -> Self {
-        let encoded = age_core::primitives::bech32_encode(
-            bech32::Hrp::parse_unchecked("age"),
-            public.as_bytes(),
-        );
+        let encoded =
+            age_core::primitives::bech32_encode(bech32::Hrp::parse_unchecked("age"), public.as_bytes());
         let age = encoded
             .parse::<age::x25519::Recipient>()
             .expect("bech32 of a 32-byte key is a valid recipient");
@@ -124,8 +123,7 @@ impl FromStr for Recipient {
                     .ok_or(KeyError::MalformedRecipient)
             },
             |_, bytes| {
-                <[u8; 32]>::try_from(bytes.collect::<Vec<u8>>())
-                    .map_err(|_| KeyError::MalformedRecipient)
+                <[u8; 32]>::try_from(bytes.collect::<Vec<u8>>()).map_err(|_| KeyError::MalformedRecipient)
             },
         )?;
         Ok(Self::from_public(PublicKey::from(public)))
@@ -240,9 +238,7 @@ impl Identity {
         // A failure here only means "not this identity": stanzas are anonymous.
         let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
         let plain = Zeroizing::new(plain);
-        Some(Ok(FileKey::init_with_mut(|key| {
-            key.copy_from_slice(&plain)
-        })))
+        Some(Ok(FileKey::init_with_mut(|key| key.copy_from_slice(&plain))))
     }
 }
 
@@ -319,10 +315,11 @@ impl Keyring {
         self.identities.iter().find(|i| i.recipient.id == id)
     }
 
-    pub(crate) fn with_hint<'a>(&'a self, hint: &'a [RecipientId]) -> HintedKeyring<'a> {
+    pub(crate) fn with_hint<'a>(&'a self, hint: &'a [Option<RecipientId>]) -> HintedKeyring<'a> {
         HintedKeyring {
             keyring: self,
             hint,
+            opened_by: Cell::new(None),
         }
     }
 }
@@ -330,19 +327,37 @@ impl Keyring {
 /// A keyring paired with the `spec.recipients` hint for one value.
 pub(crate) struct HintedKeyring<'a> {
     keyring: &'a Keyring,
-    hint: &'a [RecipientId],
+    hint: &'a [Option<RecipientId>],
+    opened_by: Cell<Option<RecipientId>>,
 }
 
 impl HintedKeyring<'_> {
     fn hinted(&self, index: usize) -> Option<&Identity> {
-        self.hint.get(index).and_then(|id| self.keyring.by_id(*id))
+        self.hint
+            .get(index)
+            .copied()
+            .flatten()
+            .and_then(|id| self.keyring.by_id(id))
+    }
+
+    /// The identity whose stanza gave the file key, once decryption got that far.
+    pub(crate) fn opened_by(&self) -> Option<RecipientId> {
+        self.opened_by.get()
+    }
+
+    fn try_unwrap(&self, identity: &Identity, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        let result = identity.unwrap_stanza(stanza);
+        if matches!(result, Some(Ok(_))) {
+            self.opened_by.set(Some(identity.recipient.id));
+        }
+        result
     }
 }
 
 impl age::Identity for HintedKeyring<'_> {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
         let mut identities = self.keyring.identities.iter();
-        identities.find_map(|identity| identity.unwrap_stanza(stanza))
+        identities.find_map(|identity| self.try_unwrap(identity, stanza))
     }
 
     fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
@@ -351,7 +366,7 @@ impl age::Identity for HintedKeyring<'_> {
             .iter()
             .enumerate()
             .filter_map(|(i, stanza)| self.hinted(i).map(|identity| (identity, stanza)))
-            .find_map(|(identity, stanza)| identity.unwrap_stanza(stanza));
+            .find_map(|(identity, stanza)| self.try_unwrap(identity, stanza));
         if hinted.is_some() {
             return hinted;
         }
@@ -362,7 +377,7 @@ impl age::Identity for HintedKeyring<'_> {
                 .identities
                 .iter()
                 .filter(|identity| Some(identity.recipient.id) != tried)
-                .find_map(|identity| identity.unwrap_stanza(stanza))
+                .find_map(|identity| self.try_unwrap(identity, stanza))
         })
     }
 }
@@ -421,12 +436,6 @@ mod tests {
         let ours: Recipient = text.parse().expect("parses");
         assert_eq!(ours.to_string(), text);
         assert!("age1notakey".parse::<Recipient>().is_err());
-        assert!(
-            identity
-                .to_string()
-                .expose_secret()
-                .parse::<Recipient>()
-                .is_err()
-        );
+        assert!(identity.to_string().expose_secret().parse::<Recipient>().is_err());
     }
 }

@@ -3,15 +3,16 @@
 //!
 //! Pure format and crypto: no I/O, no async runtime, no Kubernetes client.
 
+pub mod config;
+pub mod crd;
 pub mod envelope;
 pub mod keys;
+pub mod manifest;
 pub mod seal;
 
 pub use envelope::{Binding, BindingError, Location, Scope};
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientId, parse_identity_file};
-pub use seal::{
-    HeaderSummary, SealError, UnsealError, inspect, seal, seal_base64, unseal, unseal_base64,
-};
+pub use seal::{HeaderSummary, SealError, UnsealError, inspect, seal, seal_base64, unseal, unseal_base64};
 
 /// Size bounds (DESIGN §4). Each is checked before the work it bounds.
 pub mod limits {
@@ -26,8 +27,7 @@ pub mod limits {
     /// Largest envelope header (version, scope, namespace, name, key lines).
     pub const MAX_ENVELOPE_HEADER_BYTES: usize = 1024;
     /// Largest sealed value in bytes: value, envelope header, age header, STREAM nonce and tags.
-    pub const MAX_SEALED_BYTES: usize =
-        MAX_VALUE_BYTES + MAX_ENVELOPE_HEADER_BYTES + MAX_HEADER_BYTES + 1024;
+    pub const MAX_SEALED_BYTES: usize = MAX_VALUE_BYTES + MAX_ENVELOPE_HEADER_BYTES + MAX_HEADER_BYTES + 1024;
     /// Largest `encryptedData` entry in base64 characters.
     pub const MAX_SEALED_BASE64: usize = MAX_SEALED_BYTES.div_ceil(3) * 4;
     pub(crate) const MAX_VERSION_DIGITS: usize = 4;

@@ -9,8 +9,7 @@ use zeroize::Zeroizing;
 use crate::envelope::{self, Binding, EnvelopeError, Location};
 use crate::keys::{Keyring, Recipient, RecipientId};
 use crate::limits::{
-    MAX_HEADER_BYTES, MAX_RECIPIENTS, MAX_SEALED_BASE64, MAX_SEALED_BYTES, MAX_STANZAS,
-    MAX_VALUE_BYTES,
+    MAX_HEADER_BYTES, MAX_RECIPIENTS, MAX_SEALED_BASE64, MAX_SEALED_BYTES, MAX_STANZAS, MAX_VALUE_BYTES,
 };
 
 const AGE_V1_LINE: &[u8] = b"age-encryption.org/v1\n";
@@ -43,9 +42,7 @@ impl SealError {
             SealError::TooManyRecipients(_) => {
                 "seal to fewer regions; every region and recovery key adds one recipient"
             }
-            SealError::TooLarge(_) => {
-                "Kubernetes Secrets are limited to 1 MiB; store large blobs elsewhere"
-            }
+            SealError::TooLarge(_) => "Kubernetes Secrets are limited to 1 MiB; store large blobs elsewhere",
             SealError::Age(_) => "this is a bug in ageseal; please report it",
         }
     }
@@ -124,9 +121,7 @@ impl UnsealError {
             UnsealError::ScopeMismatch { .. } => {
                 "sealed values cannot be moved: seal the value again for its new namespace, name or key"
             }
-            UnsealError::UnsupportedVersion(_) => {
-                "upgrade ageseal to a version that reads this format"
-            }
+            UnsealError::UnsupportedVersion(_) => "upgrade ageseal to a version that reads this format",
             _ => "the sealed value is damaged: seal it again from the original Secret",
         }
     }
@@ -147,11 +142,7 @@ impl From<EnvelopeError> for UnsealError {
 
 /// Seals `value` for use under `binding`, as a binary age v1 file with one X25519 stanza per
 /// recipient, in the order given, followed by the random "grease" stanza age always adds.
-pub fn seal(
-    value: &[u8],
-    binding: &Binding,
-    recipients: &[Recipient],
-) -> Result<Vec<u8>, SealError> {
+pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipients);
     }
@@ -162,10 +153,9 @@ pub fn seal(
         return Err(SealError::TooLarge(value.len()));
     }
     let plaintext = envelope::encode(binding, value);
-    let encryptor = age::Encryptor::with_recipients(
-        recipients.iter().map(|r| r.as_age() as &dyn age::Recipient),
-    )
-    .map_err(|e| SealError::Age(e.to_string()))?;
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_age() as &dyn age::Recipient))
+            .map_err(|e| SealError::Age(e.to_string()))?;
     let mut out = Vec::with_capacity(plaintext.len() + 128 + 100 * recipients.len());
     let mut writer = encryptor
         .wrap_output(&mut out)
@@ -178,23 +168,30 @@ pub fn seal(
 }
 
 /// [`seal`], then standard base64 as stored in `encryptedData`.
-pub fn seal_base64(
-    value: &[u8],
-    binding: &Binding,
-    recipients: &[Recipient],
-) -> Result<String, SealError> {
+pub fn seal_base64(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result<String, SealError> {
     seal(value, binding, recipients).map(|bytes| BASE64_STANDARD.encode(bytes))
 }
 
-/// Opens a sealed value found at `location`, trying the stanza the hint names first.
+/// Opens a sealed value found at `location`. `hint` holds the `spec.recipients` ids in stanza
+/// order (`None` where an entry is unusable); the stanza it names is tried first.
 ///
 /// The value is returned only if its envelope admits `location`; otherwise `ScopeMismatch`.
 pub fn unseal(
     sealed: &[u8],
     keyring: &Keyring,
     location: &Location,
-    hint: &[RecipientId],
+    hint: &[Option<RecipientId>],
 ) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    unseal_with_key(sealed, keyring, location, hint).map(|(value, _)| value)
+}
+
+/// [`unseal`], also saying which identity of the keyring opened the value.
+pub fn unseal_with_key(
+    sealed: &[u8],
+    keyring: &Keyring,
+    location: &Location,
+    hint: &[Option<RecipientId>],
+) -> Result<(Zeroizing<Vec<u8>>, RecipientId), UnsealError> {
     if sealed.len() > MAX_SEALED_BYTES {
         return Err(UnsealError::TooLarge {
             actual: sealed.len(),
@@ -209,9 +206,9 @@ pub fn unseal(
         .map_err(from_age)?;
     // Capacity covers the whole plaintext, so the buffer never reallocates and leaves no copy.
     let mut plaintext = Zeroizing::new(Vec::with_capacity(sealed.len()));
-    reader.read_to_end(&mut plaintext).map_err(|_| {
-        UnsealError::MalformedAgeFile("payload failed authentication (altered or truncated)")
-    })?;
+    reader
+        .read_to_end(&mut plaintext)
+        .map_err(|_| UnsealError::MalformedAgeFile("payload failed authentication (altered or truncated)"))?;
     let binding = envelope::decode(&mut plaintext)?;
     if !binding.admits(location) {
         return Err(UnsealError::ScopeMismatch {
@@ -219,7 +216,8 @@ pub fn unseal(
             actual: location.clone(),
         });
     }
-    Ok(plaintext)
+    let key_id = hinted.opened_by().ok_or(UnsealError::NoMatchingKey)?;
+    Ok((plaintext, key_id))
 }
 
 /// [`unseal`] for the base64 text of an `encryptedData` entry; the length is bounded before decoding.
@@ -227,10 +225,20 @@ pub fn unseal_base64(
     sealed: &str,
     keyring: &Keyring,
     location: &Location,
-    hint: &[RecipientId],
+    hint: &[Option<RecipientId>],
 ) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
+    unseal_base64_with_key(sealed, keyring, location, hint).map(|(value, _)| value)
+}
+
+/// [`unseal_with_key`] for base64 text.
+pub fn unseal_base64_with_key(
+    sealed: &str,
+    keyring: &Keyring,
+    location: &Location,
+    hint: &[Option<RecipientId>],
+) -> Result<(Zeroizing<Vec<u8>>, RecipientId), UnsealError> {
     let bytes = decode_base64(sealed)?;
-    unseal(&bytes, keyring, location, hint)
+    unseal_with_key(&bytes, keyring, location, hint)
 }
 
 /// Decodes an `encryptedData` entry, refusing oversize text before decoding it.
@@ -266,9 +274,7 @@ pub fn inspect(sealed: &[u8]) -> Result<HeaderSummary, UnsealError> {
     for line in window.split(|&b| b == b'\n') {
         if line.starts_with(b"--- ") {
             if stanza_tags.is_empty() {
-                return Err(UnsealError::MalformedAgeFile(
-                    "header has no recipient stanza",
-                ));
+                return Err(UnsealError::MalformedAgeFile("header has no recipient stanza"));
             }
             return Ok(HeaderSummary { stanza_tags });
         }
@@ -296,9 +302,7 @@ fn from_age(err: age::DecryptError) -> UnsealError {
     use age::DecryptError as E;
     match err {
         E::NoMatchingKeys | E::KeyDecryptionFailed => UnsealError::NoMatchingKey,
-        E::InvalidMac => {
-            UnsealError::MalformedAgeFile("header MAC does not match (the header was altered)")
-        }
+        E::InvalidMac => UnsealError::MalformedAgeFile("header MAC does not match (the header was altered)"),
         E::InvalidHeader => UnsealError::MalformedAgeFile("invalid age header"),
         E::UnknownFormat => UnsealError::MalformedAgeFile("not an age v1 file"),
         E::DecryptionFailed => {
@@ -330,7 +334,7 @@ mod tests {
         let tags = inspect(&sealed).expect("outline").stanza_tags;
         assert_eq!(tags[..3], ["X25519"; 3]);
         assert!(tags.len() == 4 && tags[3].ends_with("-grease"), "{tags:?}");
-        let hint: Vec<RecipientId> = recipients.iter().map(Recipient::id).collect();
+        let hint: Vec<Option<RecipientId>> = recipients.iter().map(|r| Some(r.id())).collect();
         for identity in identities {
             let keyring = Keyring::new([identity]);
             for hint in [&hint[..], &[][..]] {
@@ -344,10 +348,11 @@ mod tests {
     fn a_wrong_hint_does_not_stop_the_right_key() {
         let (identities, recipients, location, binding) = setup(2);
         let sealed = seal(b"v", &binding, &recipients).expect("seals");
-        let swapped = [recipients[1].id(), recipients[0].id()];
+        let swapped = [Some(recipients[1].id()), Some(recipients[0].id())];
         let keyring = Keyring::new([identities[0].clone()]);
-        let value = unseal(&sealed, &keyring, &location, &swapped).expect("opens");
+        let (value, id) = unseal_with_key(&sealed, &keyring, &location, &swapped).expect("opens");
         assert_eq!(value.as_slice(), b"v");
+        assert_eq!(id, recipients[0].id());
     }
 
     #[test]
@@ -370,16 +375,10 @@ mod tests {
         let (_, recipients, _, binding) = setup(1);
         assert_eq!(seal(b"v", &binding, &[]), Err(SealError::NoRecipients));
         let many = vec![recipients[0].clone(); MAX_RECIPIENTS + 1];
-        assert_eq!(
-            seal(b"v", &binding, &many),
-            Err(SealError::TooManyRecipients(32))
-        );
+        assert_eq!(seal(b"v", &binding, &many), Err(SealError::TooManyRecipients(32)));
         let most = vec![recipients[0].clone(); MAX_RECIPIENTS];
         let sealed = seal(b"v", &binding, &most).expect("31 recipients fit");
-        assert_eq!(
-            inspect(&sealed).expect("outline").stanza_tags.len(),
-            MAX_STANZAS
-        );
+        assert_eq!(inspect(&sealed).expect("outline").stanza_tags.len(), MAX_STANZAS);
         let big = vec![0u8; MAX_VALUE_BYTES + 1];
         assert_eq!(
             seal(&big, &binding, &recipients),
@@ -391,12 +390,7 @@ mod tests {
     #[test]
     fn oversize_base64_is_refused_before_decoding() {
         let text = "A".repeat(MAX_SEALED_BASE64 + 4);
-        let err = unseal_base64(
-            &text,
-            &Keyring::default(),
-            &Location::new("a", "b", "c"),
-            &[],
-        );
+        let err = unseal_base64(&text, &Keyring::default(), &Location::new("a", "b", "c"), &[]);
         assert!(matches!(err, Err(UnsealError::TooLarge { .. })), "{err:?}");
         let err = unseal_base64(
             "not base64!",
@@ -409,18 +403,12 @@ mod tests {
 
     #[test]
     fn inspect_rejects_headers_without_end_or_stanzas() {
-        assert!(matches!(
-            inspect(b"hello"),
-            Err(UnsealError::MalformedAgeFile(_))
-        ));
+        assert!(matches!(inspect(b"hello"), Err(UnsealError::MalformedAgeFile(_))));
         assert!(matches!(
             inspect(b"age-encryption.org/v1\n--- abc\n"),
             Err(UnsealError::MalformedAgeFile(_))
         ));
         let endless = [AGE_V1_LINE, &b"-> X25519 a\nbody\n".repeat(2000)].concat();
-        assert!(matches!(
-            inspect(&endless),
-            Err(UnsealError::TooManyStanzas(_))
-        ));
+        assert!(matches!(inspect(&endless), Err(UnsealError::TooManyStanzas(_))));
     }
 }

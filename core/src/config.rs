@@ -1,0 +1,446 @@
+//! `.ageseal.yaml`: the regions, recovery keys and path rules that decide who a value is sealed to.
+
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+use crate::crd::RecipientHint;
+use crate::envelope::is_dns_label;
+use crate::keys::Recipient;
+
+/// The repository config's file name.
+pub const CONFIG_FILE: &str = ".ageseal.yaml";
+
+/// A recipient with the region or recovery name it is recorded under in `spec.recipients`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRecipient {
+    /// Region or recovery key name.
+    pub name: String,
+    /// The public key.
+    pub recipient: Recipient,
+}
+
+impl NamedRecipient {
+    /// Pairs a name with a recipient.
+    pub fn new(name: impl Into<String>, recipient: Recipient) -> Self {
+        Self {
+            name: name.into(),
+            recipient,
+        }
+    }
+
+    /// The `spec.recipients` entry for this recipient.
+    pub fn hint(&self) -> RecipientHint {
+        RecipientHint {
+            name: self.name.clone(),
+            id: self.recipient.id().to_string(),
+        }
+    }
+}
+
+/// Why `.ageseal.yaml` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not YAML of the expected shape.
+    #[error("{0}")]
+    Syntax(String),
+    /// A field's value is wrong; `field` is a path like `regions[1].recipients[0]`.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// Where.
+        field: String,
+        /// What.
+        problem: String,
+    },
+    /// A region name that the config does not define.
+    #[error("no region named {0:?} in .ageseal.yaml")]
+    UnknownRegion(String),
+    /// `region add` of a name already in use.
+    #[error("a region or recovery key named {0:?} already exists")]
+    DuplicateRegion(String),
+    /// Nothing to seal to.
+    #[error(".ageseal.yaml defines no region")]
+    NoRegions,
+}
+
+impl ConfigError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ConfigError::Syntax(_) | ConfigError::Invalid { .. } => {
+                "fix .ageseal.yaml; see the example in the README (regions, recovery, rules)"
+            }
+            ConfigError::UnknownRegion(_) => "list the regions with `ageseal region list`",
+            ConfigError::DuplicateRegion(_) => {
+                "pick another name, or `ageseal region remove` the old one first"
+            }
+            ConfigError::NoRegions => "add one with `ageseal region add NAME --recipient age1...`",
+        }
+    }
+}
+
+/// One region: its controller's public keys, current key first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Region name, e.g. `us-east-1`.
+    pub name: String,
+    /// `age1...` recipients; the first is the current key and the one values are sealed to.
+    pub recipients: Vec<String>,
+}
+
+/// A recovery (break-glass) recipient every value is also sealed to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryConfig {
+    /// Name recorded in `spec.recipients`.
+    pub name: String,
+    /// `age1...` recipient.
+    pub recipient: String,
+    /// Where the (KMS-wrapped) private half is kept, relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+/// Sends files under `path` (a glob relative to the config file) to some regions only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Glob such as `eu/**`; `*` stops at `/`, `**` crosses folders.
+    pub path: String,
+    /// Region names.
+    pub regions: Vec<String>,
+}
+
+/// The whole `.ageseal.yaml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Regions, in the order their stanzas are written.
+    #[serde(default)]
+    pub regions: Vec<RegionConfig>,
+    /// Recovery recipients, written after the regions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<RecoveryConfig>,
+    /// Path rules; the first match wins, no match means every region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+}
+
+fn invalid(field: String, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn parse_recipient(field: String, text: &str) -> Result<Recipient, ConfigError> {
+    text.parse()
+        .map_err(|e: crate::keys::KeyError| invalid(field, e.to_string()))
+}
+
+fn rule_matcher(index: usize, glob: &str) -> Result<GlobMatcher, ConfigError> {
+    GlobBuilder::new(glob)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| invalid(format!("rules[{index}].path"), e.kind().to_string()))
+}
+
+impl RepoConfig {
+    /// Parses and validates the file's text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let config: RepoConfig = if text.trim().is_empty() {
+            RepoConfig::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The YAML to write back.
+    pub fn to_yaml(&self) -> String {
+        let body = serde_yaml::to_string(self).expect("config serializes");
+        format!("# ageseal repository config: who values under this folder are sealed to.\n{body}")
+    }
+
+    /// Checks names, keys, globs and references, naming the first bad field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut names: Vec<&str> = Vec::new();
+        for (i, region) in self.regions.iter().enumerate() {
+            check_name(format!("regions[{i}].name"), &region.name, &names)?;
+            names.push(&region.name);
+            if region.recipients.is_empty() {
+                return Err(invalid(
+                    format!("regions[{i}].recipients"),
+                    "needs at least one age1... recipient",
+                ));
+            }
+            for (j, text) in region.recipients.iter().enumerate() {
+                parse_recipient(format!("regions[{i}].recipients[{j}]"), text)?;
+            }
+        }
+        for (i, recovery) in self.recovery.iter().enumerate() {
+            check_name(format!("recovery[{i}].name"), &recovery.name, &names)?;
+            names.push(&recovery.name);
+            parse_recipient(format!("recovery[{i}].recipient"), &recovery.recipient)?;
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            rule_matcher(i, &rule.path)?;
+            if rule.regions.is_empty() {
+                return Err(invalid(
+                    format!("rules[{i}].regions"),
+                    "needs at least one region",
+                ));
+            }
+            for (j, name) in rule.regions.iter().enumerate() {
+                if self.region(name).is_none() {
+                    return Err(invalid(
+                        format!("rules[{i}].regions[{j}]"),
+                        format!("no region named {name:?}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The region called `name`.
+    pub fn region(&self, name: &str) -> Option<&RegionConfig> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+
+    /// Who a file at `path` (relative to the config's folder, `/`-separated) is sealed to:
+    /// `only` regions if given, else the first matching rule's regions, else every region;
+    /// each region's current recipient in config order, then every recovery recipient.
+    pub fn recipients_for(
+        &self,
+        path: Option<&str>,
+        only: &[String],
+    ) -> Result<Vec<NamedRecipient>, ConfigError> {
+        for name in only {
+            if self.region(name).is_none() {
+                return Err(ConfigError::UnknownRegion(name.clone()));
+            }
+        }
+        let rule = path.and_then(|p| self.matching_rule(p));
+        let selected = self.regions.iter().filter(|region| {
+            if !only.is_empty() {
+                only.contains(&region.name)
+            } else {
+                rule.is_none_or(|r| r.regions.contains(&region.name))
+            }
+        });
+        let mut out = Vec::new();
+        for (i, region) in selected.enumerate() {
+            let current = parse_recipient(format!("regions[{i}].recipients[0]"), &region.recipients[0])?;
+            out.push(NamedRecipient::new(region.name.clone(), current));
+        }
+        if out.is_empty() {
+            return Err(ConfigError::NoRegions);
+        }
+        for (i, recovery) in self.recovery.iter().enumerate() {
+            let recipient = parse_recipient(format!("recovery[{i}].recipient"), &recovery.recipient)?;
+            out.push(NamedRecipient::new(recovery.name.clone(), recipient));
+        }
+        Ok(out)
+    }
+
+    fn matching_rule(&self, path: &str) -> Option<&Rule> {
+        let path = path.trim_start_matches("./");
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(i, rule)| rule_matcher(*i, &rule.path).is_ok_and(|m| m.is_match(path)))
+            .map(|(_, rule)| rule)
+    }
+
+    /// Adds a region with one recipient, after the existing ones.
+    pub fn add_region(&mut self, name: &str, recipient: &Recipient) -> Result<(), ConfigError> {
+        let taken: Vec<&str> = self
+            .regions
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(self.recovery.iter().map(|r| r.name.as_str()))
+            .collect();
+        if taken.contains(&name) {
+            return Err(ConfigError::DuplicateRegion(name.to_owned()));
+        }
+        check_name("region name".into(), name, &[])?;
+        self.regions.push(RegionConfig {
+            name: name.to_owned(),
+            recipients: vec![recipient.to_string()],
+        });
+        Ok(())
+    }
+
+    /// Removes a region; a rule that would be left with no region is an error.
+    pub fn remove_region(&mut self, name: &str) -> Result<(), ConfigError> {
+        let index = self
+            .regions
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or_else(|| ConfigError::UnknownRegion(name.to_owned()))?;
+        let orphaned = self
+            .rules
+            .iter()
+            .position(|rule| rule.regions.iter().all(|r| r == name));
+        if let Some(i) = orphaned {
+            return Err(invalid(
+                format!("rules[{i}]"),
+                format!("would target no region once {name:?} is removed; edit the rule first"),
+            ));
+        }
+        for rule in &mut self.rules {
+            rule.regions.retain(|r| r != name);
+        }
+        self.regions.remove(index);
+        Ok(())
+    }
+}
+
+fn check_name(field: String, name: &str, taken: &[&str]) -> Result<(), ConfigError> {
+    if !is_dns_label(name) {
+        return Err(invalid(
+            field,
+            "names are lowercase letters, digits and '-' (like us-east-1)",
+        ));
+    }
+    if taken.contains(&name) {
+        return Err(invalid(field, format!("{name:?} is used twice")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Identity;
+
+    fn key() -> String {
+        Identity::generate().recipient().to_string()
+    }
+
+    fn sample() -> RepoConfig {
+        let text = format!(
+            "regions:\n- {{name: us-east-1, recipients: [{a}, {old}]}}\n- {{name: us-west-2, recipients: [{b}]}}\n- {{name: eu-west-1, recipients: [{c}]}}\nrecovery:\n- {{name: break-glass, recipient: {r}, identity: recovery.age.kms}}\nrules:\n- {{path: \"eu/**\", regions: [eu-west-1]}}\n- {{path: \"*.us.yaml\", regions: [us-east-1, us-west-2]}}\n",
+            a = key(),
+            old = key(),
+            b = key(),
+            c = key(),
+            r = key()
+        );
+        RepoConfig::parse(&text).expect("valid")
+    }
+
+    fn names(recipients: &[NamedRecipient]) -> Vec<&str> {
+        recipients.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn rules_pick_regions_by_path_and_recovery_is_always_added() {
+        let config = sample();
+        let all = config.recipients_for(Some("apps/db.yaml"), &[]).expect("ok");
+        assert_eq!(
+            names(&all),
+            ["us-east-1", "us-west-2", "eu-west-1", "break-glass"]
+        );
+        assert_eq!(all[0].recipient.to_string(), config.regions[0].recipients[0]);
+        let eu = config
+            .recipients_for(Some("eu/payments/db.yaml"), &[])
+            .expect("ok");
+        assert_eq!(names(&eu), ["eu-west-1", "break-glass"]);
+        let us = config.recipients_for(Some("db.us.yaml"), &[]).expect("ok");
+        assert_eq!(names(&us), ["us-east-1", "us-west-2", "break-glass"]);
+        // `*` does not cross folders.
+        let nested = config.recipients_for(Some("x/db.us.yaml"), &[]).expect("ok");
+        assert_eq!(nested.len(), 4);
+        let only = config
+            .recipients_for(Some("eu/a.yaml"), &["us-west-2".into()])
+            .expect("ok");
+        assert_eq!(names(&only), ["us-west-2", "break-glass"]);
+        assert_eq!(
+            config.recipients_for(None, &["mars-1".into()]),
+            Err(ConfigError::UnknownRegion("mars-1".into()))
+        );
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let k = key();
+        let cases = [
+            (
+                format!("regions:\n- {{name: a, recipients: [{k}, age1nope]}}\n"),
+                "regions[0].recipients[1]",
+            ),
+            (
+                format!("regions:\n- {{name: A_1, recipients: [{k}]}}\n"),
+                "regions[0].name",
+            ),
+            (
+                format!("regions:\n- {{name: a, recipients: [{k}]}}\n- {{name: a, recipients: [{k}]}}\n"),
+                "regions[1].name",
+            ),
+            (
+                format!("regions:\n- {{name: a, recipients: [{k}]}}\nrules:\n- {{path: x, regions: [b]}}\n"),
+                "rules[0].regions[0]",
+            ),
+            (
+                format!(
+                    "regions:\n- {{name: a, recipients: [{k}]}}\nrules:\n- {{path: \"[\", regions: [a]}}\n"
+                ),
+                "rules[0].path",
+            ),
+            (
+                "regions:\n- {name: a, recipients: []}\n".to_owned(),
+                "regions[0].recipients",
+            ),
+        ];
+        for (text, field) in cases {
+            match RepoConfig::parse(&text) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            RepoConfig::parse("regoins: []\n"),
+            Err(ConfigError::Syntax(_))
+        ));
+        assert_eq!(
+            RepoConfig::parse("")
+                .expect("empty is fine")
+                .recipients_for(None, &[]),
+            Err(ConfigError::NoRegions)
+        );
+    }
+
+    #[test]
+    fn add_and_remove_regions_round_trip_through_yaml() {
+        let mut config = sample();
+        let recipient: Recipient = key().parse().expect("valid");
+        config.add_region("ap-south-1", &recipient).expect("added");
+        assert_eq!(
+            config.add_region("ap-south-1", &recipient),
+            Err(ConfigError::DuplicateRegion("ap-south-1".into()))
+        );
+        assert_eq!(
+            config.add_region("break-glass", &recipient),
+            Err(ConfigError::DuplicateRegion("break-glass".into()))
+        );
+        let reread = RepoConfig::parse(&config.to_yaml()).expect("valid");
+        assert_eq!(reread, config);
+        let before = config.clone();
+        assert!(
+            config.remove_region("eu-west-1").is_err(),
+            "the eu rule would target nothing"
+        );
+        assert_eq!(config, before, "a refused removal changes nothing");
+        config.remove_region("us-west-2").expect("removed");
+        assert_eq!(config.rules[1].regions, ["us-east-1"]);
+        assert_eq!(
+            config.remove_region("us-west-2"),
+            Err(ConfigError::UnknownRegion("us-west-2".into()))
+        );
+    }
+}

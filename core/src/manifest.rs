@@ -1,0 +1,488 @@
+//! Plain Secret manifests in (what `kubectl create secret --dry-run=client -o yaml` prints) and
+//! SealedSecrets out, and back again for recovery and the controller.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::config::NamedRecipient;
+use crate::crd::{
+    LAST_APPLIED_ANNOTATION, SCOPE_ANNOTATION, SealedSecret, SealedSecretSpec, SecretTemplate,
+    TemplateMetadata,
+};
+use crate::envelope::{Binding, BindingError, Location, Scope};
+use crate::keys::{Keyring, Recipient, RecipientId};
+use crate::seal::{SealError, UnsealError, seal_base64, unseal_base64_with_key};
+
+/// Secret values, zeroized on drop.
+pub type SecretData = BTreeMap<String, Zeroizing<Vec<u8>>>;
+
+/// A plain Secret read from input. `Debug` never shows the values.
+pub struct PlainSecret {
+    /// Name, if the manifest had one.
+    pub name: Option<String>,
+    /// Namespace, if the manifest had one.
+    pub namespace: Option<String>,
+    /// Labels to carry into the template.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations to carry into the template (`last-applied-configuration` already removed).
+    pub annotations: BTreeMap<String, String>,
+    /// `data` and `stringData` merged; `stringData` wins, as on the API server.
+    pub data: SecretData,
+    /// Secret type.
+    pub type_: Option<String>,
+    /// Immutability.
+    pub immutable: Option<bool>,
+}
+
+impl std::fmt::Debug for PlainSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainSecret")
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why input could not be read as Secrets. Messages name documents and keys, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// Not YAML or JSON of the expected shape.
+    #[error("document {doc}: {message}")]
+    Syntax {
+        /// 1-based document number.
+        doc: usize,
+        /// The parser's message (positions and field names only).
+        message: String,
+    },
+    /// Some other kind of object.
+    #[error("document {doc}: kind is {kind:?}, expected Secret (apiVersion v1)")]
+    NotASecret {
+        /// 1-based document number.
+        doc: usize,
+        /// The kind found.
+        kind: String,
+    },
+    /// A `data` value is not base64.
+    #[error("document {doc}: data.{key} is not valid base64")]
+    BadBase64 {
+        /// 1-based document number.
+        doc: usize,
+        /// The key.
+        key: String,
+    },
+    /// A `data` or `stringData` value is not a string.
+    #[error("document {doc}: {field}.{key} must be a string")]
+    NotAString {
+        /// 1-based document number.
+        doc: usize,
+        /// `data` or `stringData`.
+        field: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// No Secret at all in the input.
+    #[error("the input holds no Secret")]
+    Empty,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDoc {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    data: BTreeMap<String, RawValue>,
+    #[serde(default)]
+    string_data: BTreeMap<String, RawValue>,
+    #[serde(default, rename = "type")]
+    type_: Option<String>,
+    #[serde(default)]
+    immutable: Option<bool>,
+    #[serde(default)]
+    items: Vec<RawDoc>,
+}
+
+/// A value kept only long enough to check it is a string; never formatted.
+struct RawValue(Option<Zeroizing<String>>);
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Through a Value so that serde's "invalid type" messages cannot quote the secret.
+        Ok(RawValue(match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Some(Zeroizing::new(s)),
+            _ => None,
+        }))
+    }
+}
+
+/// Reads every Secret from YAML or JSON text: several documents, and `kind: List` items.
+pub fn parse_secrets(text: &str) -> Result<Vec<PlainSecret>, ManifestError> {
+    let mut secrets = Vec::new();
+    for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let doc = i + 1;
+        let raw: Option<RawDoc> = Option::deserialize(document).map_err(|e| ManifestError::Syntax {
+            doc,
+            message: e.to_string(),
+        })?;
+        match raw {
+            Some(raw) if raw.kind == "List" => {
+                for item in raw.items {
+                    secrets.push(to_plain(doc, item)?);
+                }
+            }
+            Some(raw) => secrets.push(to_plain(doc, raw)?),
+            None => {}
+        }
+    }
+    if secrets.is_empty() {
+        return Err(ManifestError::Empty);
+    }
+    Ok(secrets)
+}
+
+fn to_plain(doc: usize, raw: RawDoc) -> Result<PlainSecret, ManifestError> {
+    if raw.kind != "Secret" || raw.api_version != "v1" {
+        return Err(ManifestError::NotASecret { doc, kind: raw.kind });
+    }
+    let mut data = SecretData::new();
+    for (key, value) in raw.data {
+        let text = value.0.ok_or_else(|| ManifestError::NotAString {
+            doc,
+            field: "data",
+            key: key.clone(),
+        })?;
+        let bytes = BASE64_STANDARD
+            .decode(text.trim_ascii())
+            .map_err(|_| ManifestError::BadBase64 {
+                doc,
+                key: key.clone(),
+            })?;
+        data.insert(key, Zeroizing::new(bytes));
+    }
+    for (key, value) in raw.string_data {
+        let text = value.0.ok_or_else(|| ManifestError::NotAString {
+            doc,
+            field: "stringData",
+            key: key.clone(),
+        })?;
+        data.insert(key, Zeroizing::new(text.as_bytes().to_vec()));
+    }
+    let meta = raw.metadata;
+    let mut annotations = meta.annotations.unwrap_or_default();
+    annotations.remove(LAST_APPLIED_ANNOTATION);
+    Ok(PlainSecret {
+        name: meta.name,
+        namespace: meta.namespace,
+        labels: meta.labels.unwrap_or_default(),
+        annotations,
+        data,
+        type_: raw.type_,
+        immutable: raw.immutable,
+    })
+}
+
+/// How `ageseal seal` was asked to seal.
+#[derive(Debug, Clone, Default)]
+pub struct SealOptions {
+    /// Scope to bind every value to.
+    pub scope: Scope,
+    /// `--name`: used when the Secret has none; a different name is a conflict.
+    pub name: Option<String>,
+    /// `--namespace`: used when the Secret has none; a different namespace is a conflict.
+    pub namespace: Option<String>,
+    /// Allow a Secret with no keys.
+    pub allow_empty: bool,
+}
+
+/// Why a Secret could not become a SealedSecret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealSecretError {
+    /// Neither the Secret nor `--name` gives a name.
+    #[error("the Secret has no name")]
+    MissingName,
+    /// Neither the Secret nor `--namespace` gives a namespace, and the scope needs one.
+    #[error("Secret {name} has no namespace, and {scope} scope binds the value to one")]
+    MissingNamespace {
+        /// Secret name.
+        name: String,
+        /// Requested scope.
+        scope: Scope,
+    },
+    /// A flag disagrees with the manifest.
+    #[error(
+        "Secret {name}: the manifest says {field} {in_manifest:?} but --{field} says {on_command_line:?}"
+    )]
+    Conflict {
+        /// Secret name.
+        name: String,
+        /// `name` or `namespace`.
+        field: &'static str,
+        /// Value in the manifest.
+        in_manifest: String,
+        /// Value on the command line.
+        on_command_line: String,
+    },
+    /// No keys.
+    #[error("Secret {0} has no data or stringData")]
+    Empty(String),
+    /// A name, namespace or key Kubernetes would reject.
+    #[error("Secret {name}: {source}")]
+    Invalid {
+        /// Secret name.
+        name: String,
+        /// What is wrong.
+        source: BindingError,
+    },
+    /// Sealing failed.
+    #[error("Secret {name}: {source}")]
+    Seal {
+        /// Secret name.
+        name: String,
+        /// Why.
+        source: SealError,
+    },
+}
+
+impl SealSecretError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SealSecretError::MissingName => "give the Secret a metadata.name or pass --name",
+            SealSecretError::MissingNamespace { .. } => {
+                "pass --namespace (or kubectl create secret -n NS), or use --scope cluster-wide"
+            }
+            SealSecretError::Conflict { .. } => "drop the flag or fix the manifest so they agree",
+            SealSecretError::Empty(_) => "add keys to the Secret, or pass --allow-empty",
+            SealSecretError::Invalid { .. } => "use names Kubernetes accepts",
+            SealSecretError::Seal { source, .. } => source.hint(),
+        }
+    }
+}
+
+fn pick(
+    name: &str,
+    field: &'static str,
+    manifest: Option<&str>,
+    flag: Option<&str>,
+) -> Result<Option<String>, SealSecretError> {
+    match (manifest, flag) {
+        (Some(m), Some(f)) if m != f => Err(SealSecretError::Conflict {
+            name: name.to_owned(),
+            field,
+            in_manifest: m.to_owned(),
+            on_command_line: f.to_owned(),
+        }),
+        (m, f) => Ok(m.or(f).map(str::to_owned)),
+    }
+}
+
+/// Seals every value of `secret` to `recipients` (in order) and builds the SealedSecret.
+pub fn seal_secret(
+    secret: &PlainSecret,
+    options: &SealOptions,
+    recipients: &[NamedRecipient],
+) -> Result<SealedSecret, SealSecretError> {
+    let name = pick("", "name", secret.name.as_deref(), options.name.as_deref())?
+        .ok_or(SealSecretError::MissingName)?;
+    let namespace = pick(
+        &name,
+        "namespace",
+        secret.namespace.as_deref(),
+        options.namespace.as_deref(),
+    )?;
+    if namespace.is_none() && options.scope != Scope::ClusterWide {
+        return Err(SealSecretError::MissingNamespace {
+            name,
+            scope: options.scope,
+        });
+    }
+    if secret.data.is_empty() && !options.allow_empty {
+        return Err(SealSecretError::Empty(name));
+    }
+    let keys: Vec<Recipient> = recipients.iter().map(|r| r.recipient.clone()).collect();
+    let mut encrypted_data = BTreeMap::new();
+    for (key, value) in &secret.data {
+        let location = Location::new(namespace.clone().unwrap_or_default(), name.clone(), key.clone());
+        let binding = Binding::new(options.scope, &location).map_err(|source| SealSecretError::Invalid {
+            name: name.clone(),
+            source,
+        })?;
+        let sealed = seal_base64(value, &binding, &keys).map_err(|source| SealSecretError::Seal {
+            name: name.clone(),
+            source,
+        })?;
+        encrypted_data.insert(key.clone(), sealed);
+    }
+    let metadata = (!secret.labels.is_empty() || !secret.annotations.is_empty()).then(|| TemplateMetadata {
+        labels: secret.labels.clone(),
+        annotations: secret.annotations.clone(),
+    });
+    let spec = SealedSecretSpec {
+        recipients: recipients.iter().map(NamedRecipient::hint).collect(),
+        encrypted_data,
+        template: Some(SecretTemplate {
+            metadata,
+            type_: secret.type_.clone(),
+            immutable: secret.immutable,
+        }),
+    };
+    let mut sealed = SealedSecret::new(&name, spec);
+    sealed.metadata.namespace = namespace;
+    sealed.metadata.annotations = Some(BTreeMap::from([(
+        SCOPE_ANNOTATION.to_owned(),
+        options.scope.to_string(),
+    )]));
+    Ok(sealed)
+}
+
+/// A value of a SealedSecret that could not be opened; the whole object fails with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key {key}: {source}")]
+pub struct OpenError {
+    /// The `encryptedData` key.
+    pub key: String,
+    /// Why.
+    pub source: UnsealError,
+}
+
+/// Every value of a SealedSecret, opened and checked against the object's own location.
+pub struct OpenedSecret {
+    /// Plain values by key.
+    pub data: SecretData,
+    /// The identity that opened the values (the first one, if several were used).
+    pub key_id: Option<RecipientId>,
+}
+
+impl std::fmt::Debug for OpenedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSecret")
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+/// Opens every value or none: the first failing value fails the object.
+pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<OpenedSecret, OpenError> {
+    let namespace = sealed.metadata.namespace.clone().unwrap_or_default();
+    let name = sealed.metadata.name.clone().unwrap_or_default();
+    let hint = sealed.spec.hint_ids();
+    let mut data = SecretData::new();
+    let mut key_id = None;
+    for (key, text) in &sealed.spec.encrypted_data {
+        let location = Location::new(namespace.clone(), name.clone(), key.clone());
+        let (value, id) =
+            unseal_base64_with_key(text, keyring, &location, &hint).map_err(|source| OpenError {
+                key: key.clone(),
+                source,
+            })?;
+        key_id.get_or_insert(id);
+        data.insert(key.clone(), value);
+    }
+    Ok(OpenedSecret { data, key_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Identity;
+
+    const KUBECTL_OUTPUT: &str = "apiVersion: v1\ndata:\n  password: aHVudGVyMg==\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: db\n  namespace: payments\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"password\":\"aHVudGVyMg==\"}}'\n";
+
+    #[test]
+    fn reads_kubectl_output_and_strips_last_applied() {
+        let secrets = parse_secrets(KUBECTL_OUTPUT).expect("parses");
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(secrets[0].data["password"].as_slice(), b"hunter2");
+        assert!(secrets[0].annotations.is_empty());
+        assert_eq!(secrets[0].namespace.as_deref(), Some("payments"));
+    }
+
+    #[test]
+    fn errors_never_quote_values() {
+        let cases = [
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData: {password: 424242}\n",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {password: '424242!'}\n",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {password: [424242]}\n",
+        ];
+        for case in cases {
+            let err = parse_secrets(case).expect_err("rejected").to_string();
+            assert!(!err.contains("424242"), "{err}");
+            assert!(err.contains("password"), "{err}");
+        }
+    }
+
+    #[test]
+    fn string_data_wins_and_lists_and_json_are_read() {
+        let text = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"YQ==\"},\"stringData\":{\"k\":\"b\"}}]}\n---\n";
+        let secrets = parse_secrets(text).expect("parses");
+        assert_eq!(secrets[0].data["k"].as_slice(), b"b");
+        assert_eq!(parse_secrets("---\n").unwrap_err(), ManifestError::Empty);
+        assert!(matches!(
+            parse_secrets("apiVersion: v1\nkind: ConfigMap\n").unwrap_err(),
+            ManifestError::NotASecret { doc: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn seal_then_open_gives_the_values_back_and_checks_names() {
+        let identity = Identity::generate();
+        let recipients = [NamedRecipient::new("us-east-1", identity.recipient().clone())];
+        let secret = &parse_secrets(KUBECTL_OUTPUT).expect("parses")[0];
+        let options = SealOptions::default();
+        let mut sealed = seal_secret(secret, &options, &recipients).expect("seals");
+        assert_eq!(
+            sealed.spec.recipients[0].id,
+            identity.recipient().id().to_string()
+        );
+        let keyring = Keyring::new([identity]);
+        let opened = open_sealed_secret(&sealed, &keyring).expect("opens");
+        assert_eq!(opened.data["password"].as_slice(), b"hunter2");
+        sealed.metadata.namespace = Some("elsewhere".into());
+        let err = open_sealed_secret(&sealed, &keyring).expect_err("moved");
+        assert_eq!(err.source.code(), "ScopeMismatch");
+    }
+
+    #[test]
+    fn seal_reports_conflicts_and_missing_parts() {
+        let recipients = [NamedRecipient::new("r", Identity::generate().recipient().clone())];
+        let secret = &parse_secrets(KUBECTL_OUTPUT).expect("parses")[0];
+        let conflicting = SealOptions {
+            namespace: Some("billing".into()),
+            ..SealOptions::default()
+        };
+        assert!(matches!(
+            seal_secret(secret, &conflicting, &recipients),
+            Err(SealSecretError::Conflict {
+                field: "namespace",
+                ..
+            })
+        ));
+        let no_ns = &parse_secrets("apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {}\n")
+            .expect("parses")[0];
+        assert!(matches!(
+            seal_secret(no_ns, &SealOptions::default(), &recipients),
+            Err(SealSecretError::MissingNamespace { .. })
+        ));
+        let cluster = SealOptions {
+            scope: Scope::ClusterWide,
+            ..SealOptions::default()
+        };
+        assert_eq!(
+            seal_secret(no_ns, &cluster, &recipients).unwrap_err(),
+            SealSecretError::Empty("a".into())
+        );
+    }
+}
