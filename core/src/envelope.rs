@@ -140,15 +140,11 @@ impl Binding {
         name: Option<String>,
         key: String,
     ) -> Result<Self, BindingError> {
-        if let Some(ns) = &namespace {
-            if !is_dns_label(ns) {
-                return Err(BindingError::InvalidNamespace(ns.clone()));
-            }
+        if let Some(ns) = namespace.as_ref().filter(|ns| !is_dns_label(ns)) {
+            return Err(BindingError::InvalidNamespace(ns.clone()));
         }
-        if let Some(name) = &name {
-            if !is_dns_subdomain(name) {
-                return Err(BindingError::InvalidName(name.clone()));
-            }
+        if let Some(name) = name.as_ref().filter(|name| !is_dns_subdomain(name)) {
+            return Err(BindingError::InvalidName(name.clone()));
         }
         if !is_secret_key(&key) {
             return Err(BindingError::InvalidKey(key));

@@ -82,9 +82,9 @@ pub enum UnsealError {
     #[error("value is sealed for {sealed} but sits at {actual}")]
     ScopeMismatch {
         /// What the envelope says.
-        sealed: Binding,
+        sealed: Box<Binding>,
         /// Where the caller found it.
-        actual: Location,
+        actual: Box<Location>,
     },
 }
 
@@ -212,8 +212,8 @@ pub fn unseal_with_key(
     let binding = envelope::decode(&mut plaintext)?;
     if !binding.admits(location) {
         return Err(UnsealError::ScopeMismatch {
-            sealed: binding,
-            actual: location.clone(),
+            sealed: Box::new(binding),
+            actual: Box::new(location.clone()),
         });
     }
     let key_id = hinted.opened_by().ok_or(UnsealError::NoMatchingKey)?;
