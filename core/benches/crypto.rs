@@ -1,0 +1,131 @@
+//! Unseal and seal against their yardsticks (DESIGN §10): one raw X25519 Diffie-Hellman, and the
+//! age crate's own encryption. Prints each result as a ratio after criterion's own report.
+//!
+//! Run: `cargo bench -p ageseal-core --bench crypto` (figures in core/benches/README.md).
+
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ageseal_core::{Binding, Identity, Keyring, Location, Recipient, RecipientId, Scope, seal, unseal};
+use criterion::Criterion;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+const VALUE: &[u8] = b"a typical secret value: 32 bytes";
+
+fn location() -> Location {
+    Location::new("payments", "db", "password")
+}
+
+fn bench_dh(c: &mut Criterion) {
+    let secret = StaticSecret::random_from_rng(rand::rngs::OsRng);
+    let public = PublicKey::from(&StaticSecret::random_from_rng(rand::rngs::OsRng));
+    c.benchmark_group("dh").bench_function("x25519", |b| {
+        b.iter(|| black_box(secret.diffie_hellman(black_box(&public))))
+    });
+}
+
+/// R recipients; the keyring holds K identities and only the last one matches the last stanza,
+/// which is the worst case for a reader that tries every pairing.
+fn bench_unseal(c: &mut Criterion) {
+    let binding = Binding::new(Scope::Strict, &location()).expect("valid");
+    let mut group = c.benchmark_group("unseal");
+    for r in [1, 3, 5] {
+        for k in [1, 5] {
+            let ours: Vec<Identity> = (0..k).map(|_| Identity::generate()).collect();
+            let mut recipients: Vec<Recipient> =
+                (1..r).map(|_| Identity::generate().recipient().clone()).collect();
+            recipients.push(ours[k - 1].recipient().clone());
+            let sealed = seal(VALUE, &binding, &recipients).expect("seals");
+            let hint: Vec<Option<RecipientId>> = recipients.iter().map(|r| Some(r.id())).collect();
+            let keyring = Keyring::new(ours);
+            group.bench_function(format!("R{r}_K{k}"), |b| {
+                b.iter(|| unseal(black_box(&sealed), &keyring, &location(), &hint).expect("opens"))
+            });
+        }
+    }
+}
+
+fn age_crate_encrypt(plaintext: &[u8], recipients: &[age::x25519::Recipient]) -> Vec<u8> {
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        .expect("recipients");
+    let mut out = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut out).expect("header");
+    writer.write_all(plaintext).expect("write");
+    writer.finish().expect("finish");
+    out
+}
+
+fn bench_seal(c: &mut Criterion) {
+    let binding = Binding::new(Scope::Strict, &location()).expect("valid");
+    let envelope_sized = ageseal_core::envelope::encode(&binding, VALUE);
+    let mut group = c.benchmark_group("seal");
+    for r in [1, 3, 5] {
+        let recipients: Vec<Recipient> = (0..r).map(|_| Identity::generate().recipient().clone()).collect();
+        let age_recipients: Vec<age::x25519::Recipient> = recipients
+            .iter()
+            .map(|r| r.to_string().parse().expect("valid"))
+            .collect();
+        group.bench_function(format!("ageseal_R{r}"), |b| {
+            b.iter(|| seal(black_box(VALUE), &binding, &recipients).expect("seals"))
+        });
+        group.bench_function(format!("age_crate_R{r}"), |b| {
+            b.iter(|| age_crate_encrypt(black_box(&envelope_sized), &age_recipients))
+        });
+    }
+}
+
+fn mean_ns(dir: &Path, id: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join(id).join("new/estimates.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["mean"]["point_estimate"].as_f64()
+}
+
+fn print_ratios(dir: &Path) {
+    let Some(dh) = mean_ns(dir, "dh/x25519") else {
+        println!("ratios: no dh/x25519 estimate (was it filtered out?)");
+        return;
+    };
+    println!("\nratios (mean time; target unseal <= 1.5x DH, seal <= 1.2x age crate):");
+    println!("  dh/x25519 = {:.1} us", dh / 1000.0);
+    for r in [1, 3, 5] {
+        for k in [1, 5] {
+            if let Some(t) = mean_ns(dir, &format!("unseal/R{r}_K{k}")) {
+                println!("  unseal R={r} K={k}: {:.1} us = {:.2}x DH", t / 1000.0, t / dh);
+            }
+        }
+    }
+    for r in [1, 3, 5] {
+        let ours = mean_ns(dir, &format!("seal/ageseal_R{r}"));
+        let theirs = mean_ns(dir, &format!("seal/age_crate_R{r}"));
+        if let (Some(ours), Some(theirs)) = (ours, theirs) {
+            println!(
+                "  seal R={r}: {:.1} us = {:.2}x age crate ({:.1} us) = {:.2}x DH",
+                ours / 1000.0,
+                ours / theirs,
+                theirs / 1000.0,
+                ours / dh
+            );
+        }
+    }
+}
+
+fn main() {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let dir = target.join("criterion");
+    let mut c = Criterion::default()
+        .sample_size(40)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .output_directory(&dir)
+        .configure_from_args();
+    bench_dh(&mut c);
+    bench_unseal(&mut c);
+    bench_seal(&mut c);
+    c.final_summary();
+    print_ratios(&dir);
+}
