@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod keys;
 pub mod manifest;
 pub mod seal;
+pub mod sealed_file;
 
 pub use envelope::{Binding, BindingError, Location, Scope};
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientId, parse_identity_file};

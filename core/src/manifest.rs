@@ -15,8 +15,8 @@ use crate::crd::{
     TemplateMetadata,
 };
 use crate::envelope::{Binding, BindingError, Location, Scope};
-use crate::keys::{Keyring, Recipient, RecipientId};
-use crate::seal::{SealError, UnsealError, seal_base64, unseal_base64_with_key};
+use crate::keys::Recipient;
+use crate::seal::{SealError, seal_base64};
 
 /// Secret values, zeroized on drop.
 pub type SecretData = BTreeMap<String, Zeroizing<Vec<u8>>>;
@@ -347,57 +347,11 @@ pub fn seal_secret(
     Ok(sealed)
 }
 
-/// A value of a SealedSecret that could not be opened; the whole object fails with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("key {key}: {source}")]
-pub struct OpenError {
-    /// The `encryptedData` key.
-    pub key: String,
-    /// Why.
-    pub source: UnsealError,
-}
-
-/// Every value of a SealedSecret, opened and checked against the object's own location.
-pub struct OpenedSecret {
-    /// Plain values by key.
-    pub data: SecretData,
-    /// The identity that opened the values (the first one, if several were used).
-    pub key_id: Option<RecipientId>,
-}
-
-impl std::fmt::Debug for OpenedSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenedSecret")
-            .field("keys", &self.data.keys().collect::<Vec<_>>())
-            .field("key_id", &self.key_id)
-            .finish()
-    }
-}
-
-/// Opens every value or none: the first failing value fails the object.
-pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<OpenedSecret, OpenError> {
-    let namespace = sealed.metadata.namespace.clone().unwrap_or_default();
-    let name = sealed.metadata.name.clone().unwrap_or_default();
-    let hint = sealed.spec.hint_ids();
-    let mut data = SecretData::new();
-    let mut key_id = None;
-    for (key, text) in &sealed.spec.encrypted_data {
-        let location = Location::new(namespace.clone(), name.clone(), key.clone());
-        let (value, id) =
-            unseal_base64_with_key(text, keyring, &location, &hint).map_err(|source| OpenError {
-                key: key.clone(),
-                source,
-            })?;
-        key_id.get_or_insert(id);
-        data.insert(key.clone(), value);
-    }
-    Ok(OpenedSecret { data, key_id })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Identity;
+    use crate::keys::{Identity, Keyring};
+    use crate::sealed_file::open_sealed_secret;
 
     const KUBECTL_OUTPUT: &str = "apiVersion: v1\ndata:\n  password: aHVudGVyMg==\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: db\n  namespace: payments\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"password\":\"aHVudGVyMg==\"}}'\n";
 
@@ -449,7 +403,7 @@ mod tests {
         );
         let keyring = Keyring::new([identity]);
         let opened = open_sealed_secret(&sealed, &keyring).expect("opens");
-        assert_eq!(opened.data["password"].as_slice(), b"hunter2");
+        assert_eq!(opened.values["password"].value.as_slice(), b"hunter2");
         sealed.metadata.namespace = Some("elsewhere".into());
         let err = open_sealed_secret(&sealed, &keyring).expect_err("moved");
         assert_eq!(err.source.code(), "ScopeMismatch");

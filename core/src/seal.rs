@@ -182,16 +182,36 @@ pub fn unseal(
     location: &Location,
     hint: &[Option<RecipientId>],
 ) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
-    unseal_with_key(sealed, keyring, location, hint).map(|(value, _)| value)
+    open(sealed, keyring, location, hint).map(|opened| opened.value)
 }
 
-/// [`unseal`], also saying which identity of the keyring opened the value.
-pub fn unseal_with_key(
+/// An opened value with what its envelope said and which identity opened it.
+pub struct Opened {
+    /// The plain value.
+    pub value: Zeroizing<Vec<u8>>,
+    /// The binding sealed into the envelope (it admitted the location).
+    pub binding: Binding,
+    /// The keyring identity whose stanza opened it.
+    pub key_id: RecipientId,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("value", &"<redacted>")
+            .field("binding", &self.binding)
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+/// [`unseal`], also giving the sealed binding and the identity that opened the value.
+pub fn open(
     sealed: &[u8],
     keyring: &Keyring,
     location: &Location,
     hint: &[Option<RecipientId>],
-) -> Result<(Zeroizing<Vec<u8>>, RecipientId), UnsealError> {
+) -> Result<Opened, UnsealError> {
     if sealed.len() > MAX_SEALED_BYTES {
         return Err(UnsealError::TooLarge {
             actual: sealed.len(),
@@ -217,7 +237,11 @@ pub fn unseal_with_key(
         });
     }
     let key_id = hinted.opened_by().ok_or(UnsealError::NoMatchingKey)?;
-    Ok((plaintext, key_id))
+    Ok(Opened {
+        value: plaintext,
+        binding,
+        key_id,
+    })
 }
 
 /// [`unseal`] for the base64 text of an `encryptedData` entry; the length is bounded before decoding.
@@ -227,18 +251,18 @@ pub fn unseal_base64(
     location: &Location,
     hint: &[Option<RecipientId>],
 ) -> Result<Zeroizing<Vec<u8>>, UnsealError> {
-    unseal_base64_with_key(sealed, keyring, location, hint).map(|(value, _)| value)
+    open_base64(sealed, keyring, location, hint).map(|opened| opened.value)
 }
 
-/// [`unseal_with_key`] for base64 text.
-pub fn unseal_base64_with_key(
+/// [`open`] for base64 text.
+pub fn open_base64(
     sealed: &str,
     keyring: &Keyring,
     location: &Location,
     hint: &[Option<RecipientId>],
-) -> Result<(Zeroizing<Vec<u8>>, RecipientId), UnsealError> {
+) -> Result<Opened, UnsealError> {
     let bytes = decode_base64(sealed)?;
-    unseal_with_key(&bytes, keyring, location, hint)
+    open(&bytes, keyring, location, hint)
 }
 
 /// Decodes an `encryptedData` entry, refusing oversize text before decoding it.
@@ -350,9 +374,10 @@ mod tests {
         let sealed = seal(b"v", &binding, &recipients).expect("seals");
         let swapped = [Some(recipients[1].id()), Some(recipients[0].id())];
         let keyring = Keyring::new([identities[0].clone()]);
-        let (value, id) = unseal_with_key(&sealed, &keyring, &location, &swapped).expect("opens");
-        assert_eq!(value.as_slice(), b"v");
-        assert_eq!(id, recipients[0].id());
+        let opened = open(&sealed, &keyring, &location, &swapped).expect("opens");
+        assert_eq!(opened.value.as_slice(), b"v");
+        assert_eq!(opened.key_id, recipients[0].id());
+        assert_eq!(opened.binding, binding);
     }
 
     #[test]

@@ -1,0 +1,182 @@
+//! SealedSecret documents in files: finding them among other manifests, opening every value of
+//! one (all or nothing), and turning the result back into a plain Secret.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::crd::SealedSecret;
+use crate::envelope::Location;
+use crate::keys::{Keyring, RecipientId};
+use crate::manifest::ManifestError;
+use crate::seal::{Opened, UnsealError, open_base64};
+
+/// The API group and version of SealedSecret documents.
+pub const API_VERSION: &str = "ageseal.io/v1alpha1";
+
+/// One YAML document of a file.
+#[derive(Debug, Clone)]
+pub enum Document {
+    /// A SealedSecret.
+    Sealed(Box<SealedSecret>),
+    /// Anything else, kept as it was parsed.
+    Other(serde_yaml::Value),
+}
+
+/// Splits YAML or JSON text into documents, parsing SealedSecrets (and `kind: List` is left as is).
+pub fn parse_documents(text: &str) -> Result<Vec<Document>, ManifestError> {
+    let mut documents = Vec::new();
+    for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let doc = i + 1;
+        let syntax = |e: serde_yaml::Error| ManifestError::Syntax {
+            doc,
+            message: e.to_string(),
+        };
+        let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document).map_err(syntax)?;
+        if value.is_null() {
+            continue;
+        }
+        let kind = value.get("kind").and_then(serde_yaml::Value::as_str);
+        let api_version = value.get("apiVersion").and_then(serde_yaml::Value::as_str);
+        match (kind, api_version) {
+            (Some("SealedSecret"), Some(API_VERSION)) => {
+                let sealed: SealedSecret = serde_yaml::from_value(value).map_err(syntax)?;
+                documents.push(Document::Sealed(Box::new(sealed)));
+            }
+            (Some("SealedSecret"), Some(other)) if other.starts_with("ageseal.io/") => {
+                return Err(ManifestError::Syntax {
+                    doc,
+                    message: format!("apiVersion {other} is not supported (expected {API_VERSION})"),
+                });
+            }
+            _ => documents.push(Document::Other(value)),
+        }
+    }
+    Ok(documents)
+}
+
+/// Writes documents back as multi-document YAML.
+pub fn to_yaml(documents: &[Document]) -> String {
+    let mut out = String::new();
+    for (i, document) in documents.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        let text = match document {
+            Document::Sealed(sealed) => serde_yaml::to_string(sealed),
+            Document::Other(value) => serde_yaml::to_string(value),
+        };
+        out.push_str(&text.expect("parsed documents serialize"));
+    }
+    out
+}
+
+/// A value of a SealedSecret that could not be opened; the whole object fails with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key {key}: {source}")]
+pub struct OpenError {
+    /// The `encryptedData` key.
+    pub key: String,
+    /// Why.
+    pub source: UnsealError,
+}
+
+/// Every value of a SealedSecret, opened and checked against the object's own location.
+#[derive(Debug)]
+pub struct OpenedSecret {
+    /// Opened values by key, with their sealed bindings.
+    pub values: BTreeMap<String, Opened>,
+}
+
+impl OpenedSecret {
+    /// The identity that opened the first value (all values normally share it).
+    pub fn key_id(&self) -> Option<RecipientId> {
+        self.values.values().next().map(|opened| opened.key_id)
+    }
+}
+
+/// Opens every value or none: the first failing value fails the object.
+pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<OpenedSecret, OpenError> {
+    let namespace = sealed.metadata.namespace.clone().unwrap_or_default();
+    let name = sealed.metadata.name.clone().unwrap_or_default();
+    let hint = sealed.spec.hint_ids();
+    let mut values = BTreeMap::new();
+    for (key, text) in &sealed.spec.encrypted_data {
+        let location = Location::new(namespace.clone(), name.clone(), key.clone());
+        let opened = open_base64(text, keyring, &location, &hint).map_err(|source| OpenError {
+            key: key.clone(),
+            source,
+        })?;
+        values.insert(key.clone(), opened);
+    }
+    Ok(OpenedSecret { values })
+}
+
+/// The Secret a SealedSecret stands for: same name and namespace, the template's labels,
+/// annotations, type and immutability, and the opened values. No owner or controller metadata.
+pub fn plain_secret(sealed: &SealedSecret, opened: &OpenedSecret) -> Secret {
+    let template = sealed.spec.template.clone().unwrap_or_default();
+    let metadata = template.metadata.unwrap_or_default();
+    let non_empty = |map: BTreeMap<String, String>| (!map.is_empty()).then_some(map);
+    Secret {
+        metadata: ObjectMeta {
+            name: sealed.metadata.name.clone(),
+            namespace: sealed.metadata.namespace.clone(),
+            labels: non_empty(metadata.labels),
+            annotations: non_empty(metadata.annotations),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            opened
+                .values
+                .iter()
+                .map(|(key, opened)| (key.clone(), ByteString(opened.value.to_vec())))
+                .collect(),
+        ),
+        type_: template.type_,
+        immutable: template.immutable,
+        ..Secret::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NamedRecipient;
+    use crate::keys::Identity;
+    use crate::manifest::{SealOptions, parse_secrets, seal_secret};
+
+    #[test]
+    fn sealed_documents_round_trip_and_open_to_the_plain_secret() {
+        let identity = Identity::generate();
+        let input = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: payments, labels: {app: db}}\ntype: kubernetes.io/basic-auth\nstringData: {password: hunter2}\n";
+        let secret = &parse_secrets(input).expect("parses")[0];
+        let recipients = [NamedRecipient::new("east", identity.recipient().clone())];
+        let sealed = seal_secret(secret, &SealOptions::default(), &recipients).expect("seals");
+        let text = to_yaml(&[
+            Document::Sealed(Box::new(sealed.clone())),
+            Document::Other(serde_yaml::from_str("{apiVersion: v1, kind: ConfigMap}").expect("yaml")),
+        ]);
+        let documents = parse_documents(&text).expect("parses");
+        let Document::Sealed(parsed) = &documents[0] else {
+            panic!("first is sealed")
+        };
+        assert_eq!(parsed.spec, sealed.spec);
+        assert_eq!(parsed.metadata, sealed.metadata);
+        assert!(matches!(documents[1], Document::Other(_)));
+        let opened = open_sealed_secret(parsed, &Keyring::new([identity])).expect("opens");
+        let plain = plain_secret(parsed, &opened);
+        assert_eq!(plain.metadata.namespace.as_deref(), Some("payments"));
+        assert_eq!(plain.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+        assert_eq!(plain.metadata.labels.expect("labels")["app"], "db");
+        assert_eq!(plain.data.expect("data")["password"].0, b"hunter2");
+    }
+
+    #[test]
+    fn other_ageseal_versions_are_refused() {
+        let err = parse_documents("apiVersion: ageseal.io/v2\nkind: SealedSecret\n").expect_err("refused");
+        assert!(err.to_string().contains("ageseal.io/v2"), "{err}");
+    }
+}
