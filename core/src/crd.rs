@@ -17,7 +17,7 @@ pub const MANAGED_ANNOTATION: &str = "ageseal.io/managed";
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Secret values sealed with age for one or more regions' controllers.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[kube(
     group = "ageseal.io",
     version = "v1alpha1",

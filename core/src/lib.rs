@@ -13,7 +13,10 @@ pub mod sealed_file;
 
 pub use envelope::{Binding, BindingError, Location, Scope};
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientId, parse_identity_file};
-pub use seal::{HeaderSummary, SealError, UnsealError, inspect, seal, seal_base64, unseal, unseal_base64};
+pub use seal::{
+    HeaderSummary, Opened, SealError, UnsealError, decode_base64, inspect, open, open_base64, seal,
+    seal_base64, unseal, unseal_base64,
+};
 
 /// Size bounds (DESIGN §4). Each is checked before the work it bounds.
 pub mod limits {

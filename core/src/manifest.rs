@@ -336,7 +336,8 @@ pub fn seal_secret(
             metadata,
             type_: secret.type_.clone(),
             immutable: secret.immutable,
-        }),
+        })
+        .filter(|t| *t != SecretTemplate::default()),
     };
     let mut sealed = SealedSecret::new(&name, spec);
     sealed.metadata.namespace = namespace;

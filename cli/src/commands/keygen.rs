@@ -1,0 +1,85 @@
+//! `ageseal keygen`: a new age identity, written 0600 and never over an existing file.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ageseal_core::Identity;
+
+use crate::args::KeygenArgs;
+use crate::failure::Failure;
+
+pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
+    let identity = Identity::generate();
+    let file = identity.to_identity_file(&now_rfc3339());
+    let Some(path) = args.output else {
+        // No file asked for: printing the identity is the point, as with age-keygen.
+        eprintln!("Public key: {}", identity.recipient());
+        print!("{}", file.as_str());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Failure::input(
+                format!(
+                    "{} already exists; ageseal never overwrites an identity",
+                    path.display()
+                ),
+                "choose another path, or move the old identity away first",
+            ),
+            _ => Failure::io("create", &path, &e),
+        })?;
+    if let Err(e) = out.write_all(file.as_bytes()).and_then(|()| out.sync_all()) {
+        drop(out);
+        let _ = std::fs::remove_file(&path);
+        return Err(Failure::io("write", &path, &e));
+    }
+    println!("{}", identity.recipient());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// UTC now as `YYYY-MM-DDThh:mm:ssZ`, for the identity file's comment.
+fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+    }
+}

@@ -1,0 +1,66 @@
+//! `ageseal region add | list | remove`: edits `.ageseal.yaml` (created by the first `add`).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use ageseal_core::Recipient;
+use ageseal_core::config::{CONFIG_FILE, RepoConfig};
+
+use crate::args::{RegionAction, RegionArgs};
+use crate::failure::Failure;
+use crate::files::{ConfigFinder, FoundConfig, write_atomic};
+
+pub fn run(args: RegionArgs) -> Result<ExitCode, Failure> {
+    let found = ConfigFinder::default().for_dir(Path::new("."))?;
+    match args.action {
+        RegionAction::Add { name, recipient } => {
+            let recipient: Recipient = recipient.parse().map_err(|e: ageseal_core::KeyError| {
+                Failure::input(
+                    format!("--recipient: {e}"),
+                    "pass the region controller's age1... public key",
+                )
+            })?;
+            let (path, mut config) = match found {
+                Some(found) => (found.path(), found.config),
+                None => (Path::new(CONFIG_FILE).to_path_buf(), RepoConfig::default()),
+            };
+            config
+                .add_region(&name, &recipient)
+                .map_err(|e| Failure::input(e.to_string(), e.hint()))?;
+            write_atomic(&path, config.to_yaml().as_bytes(), 0o644)?;
+            eprintln!(
+                "added region {name} to {}; run `ageseal rekey` so existing files are sealed for it",
+                path.display()
+            );
+        }
+        RegionAction::List => {
+            let found = require(found)?;
+            for region in &found.config.regions {
+                let older = region.recipients.len() - 1;
+                println!("{}\t{}\t{older} older key(s)", region.name, region.recipients[0]);
+            }
+            for recovery in &found.config.recovery {
+                println!("{}\t{}\trecovery", recovery.name, recovery.recipient);
+            }
+        }
+        RegionAction::Remove { name } => {
+            let mut found = require(found)?;
+            found
+                .config
+                .remove_region(&name)
+                .map_err(|e| Failure::input(e.to_string(), e.hint()))?;
+            write_atomic(&found.path(), found.config.to_yaml().as_bytes(), 0o644)?;
+            eprintln!("removed region {name}; run `ageseal rekey` so files stop being sealed for it");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn require(found: Option<FoundConfig>) -> Result<FoundConfig, Failure> {
+    found.ok_or_else(|| {
+        Failure::input(
+            format!("no {CONFIG_FILE} in this folder or any folder above it"),
+            "create one with `ageseal region add NAME --recipient age1...`",
+        )
+    })
+}

@@ -1,0 +1,206 @@
+//! `ageseal seal`: Secrets in, SealedSecrets out (or one raw value), and `--merge-into`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use ageseal_core::config::NamedRecipient;
+use ageseal_core::crd::{SCOPE_ANNOTATION, SealedSecret};
+use ageseal_core::manifest::{PlainSecret, SealOptions, parse_secrets, seal_secret};
+use ageseal_core::sealed_file::Document;
+use ageseal_core::{Binding, Location, Recipient, Scope, seal_base64};
+
+use super::{hint_ids, load_sealed_file};
+use crate::args::{Format, SealArgs};
+use crate::failure::Failure;
+use crate::files::{read_bytes, read_text, resolve_recipients, write_atomic};
+
+/// Sealed manifests hold no secret in the clear: readable by all, like the rest of the repo.
+const MANIFEST_MODE: u32 = 0o644;
+
+pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
+    if args.raw {
+        return seal_raw(&args);
+    }
+    let text = read_text(args.file.as_deref())?;
+    let secrets = parse_secrets(&text).map_err(|e| {
+        Failure::input(
+            e.to_string(),
+            "give Secret manifests, e.g. kubectl create secret generic NAME --from-literal=k=v --dry-run=client -o yaml",
+        )
+    })?;
+    if secrets.len() > 1 && args.name.is_some() {
+        return Err(Failure::input(
+            format!("--name cannot name {} Secrets at once", secrets.len()),
+            "drop --name and give each Secret its metadata.name",
+        ));
+    }
+    if let Some(target) = &args.merge_into {
+        return merge_into(&args, target, &secrets);
+    }
+    let recipients = resolve_recipients(args.output.as_deref(), &args.recipients, &args.regions)?;
+    let options = options(&args, args.scope.map_or(Scope::Strict, Scope::from));
+    let sealed = secrets
+        .iter()
+        .map(|secret| seal_one(secret, &options, &recipients))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = render(&sealed, args.format);
+    match &args.output {
+        Some(path) => write_atomic(path, out.as_bytes(), MANIFEST_MODE)?,
+        None => print!("{out}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: &SealArgs, scope: Scope) -> SealOptions {
+    SealOptions {
+        scope,
+        name: args.name.clone(),
+        namespace: args.namespace.clone(),
+        allow_empty: args.allow_empty,
+    }
+}
+
+fn seal_one(
+    secret: &PlainSecret,
+    options: &SealOptions,
+    recipients: &[NamedRecipient],
+) -> Result<SealedSecret, Failure> {
+    seal_secret(secret, options, recipients).map_err(|e| Failure::input(e.to_string(), e.hint()))
+}
+
+/// YAML documents, or JSON: one object, or a `List` of several.
+pub fn render(sealed: &[SealedSecret], format: Format) -> String {
+    match format {
+        Format::Yaml => {
+            let docs: Vec<String> = sealed
+                .iter()
+                .map(|s| serde_yaml::to_string(s).expect("SealedSecret serializes"))
+                .collect();
+            docs.join("---\n")
+        }
+        Format::Json => {
+            let value = match sealed {
+                [one] => serde_json::to_value(one),
+                many => serde_json::to_value(serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "List",
+                    "items": many,
+                })),
+            };
+            let mut text = serde_json::to_string_pretty(&value.expect("serializes")).expect("serializes");
+            text.push('\n');
+            text
+        }
+    }
+}
+
+fn merge_into(args: &SealArgs, target: &Path, secrets: &[PlainSecret]) -> Result<ExitCode, Failure> {
+    let [secret] = secrets else {
+        return Err(Failure::input(
+            format!("--merge-into takes one Secret, the input holds {}", secrets.len()),
+            "merge one Secret at a time",
+        ));
+    };
+    let mut documents = load_sealed_file(target)?;
+    let sealed_docs: Vec<usize> = documents
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| matches!(d, Document::Sealed(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let [index] = sealed_docs[..] else {
+        return Err(Failure::input(
+            format!(
+                "{} holds {} SealedSecrets; --merge-into needs exactly one",
+                target.display(),
+                sealed_docs.len()
+            ),
+            "split the file, or seal into a new file with -o",
+        ));
+    };
+    let Document::Sealed(existing) = &mut documents[index] else {
+        unreachable!("filtered above")
+    };
+    let scope = match args.scope {
+        Some(scope) => Scope::from(scope),
+        None => existing_scope(existing, target)?,
+    };
+    let options = SealOptions {
+        scope,
+        name: existing.metadata.name.clone(),
+        namespace: existing.metadata.namespace.clone(),
+        allow_empty: false,
+    };
+    let recipients = resolve_recipients(Some(target), &args.recipients, &args.regions)?;
+    let fresh = seal_one(secret, &options, &recipients)?;
+    if hint_ids(&fresh) != hint_ids(existing) {
+        return Err(Failure::input(
+            format!(
+                "{} is sealed to other recipients than .ageseal.yaml now names",
+                target.display()
+            ),
+            format!(
+                "run `ageseal rekey {} -i IDENTITY` first, then merge",
+                target.display()
+            ),
+        ));
+    }
+    existing.spec.encrypted_data.extend(fresh.spec.encrypted_data);
+    let text = ageseal_core::sealed_file::to_yaml(&documents);
+    write_atomic(target, text.as_bytes(), MANIFEST_MODE)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn existing_scope(existing: &SealedSecret, target: &Path) -> Result<Scope, Failure> {
+    let annotation = existing
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SCOPE_ANNOTATION))
+        .map_or("strict", String::as_str);
+    annotation.parse().map_err(|_| {
+        Failure::input(
+            format!("{}: unknown {SCOPE_ANNOTATION} {annotation:?}", target.display()),
+            "pass --scope explicitly",
+        )
+    })
+}
+
+fn seal_raw(args: &SealArgs) -> Result<ExitCode, Failure> {
+    let scope = args.scope.map_or(Scope::Strict, Scope::from);
+    let key = args.key.clone().unwrap_or_default();
+    let need = |flag: &str, value: &Option<String>, needed: bool| match value {
+        None if needed => Err(Failure::input(
+            format!("--raw with {scope} scope needs --{flag}"),
+            format!("pass --{flag}, or choose a wider --scope"),
+        )),
+        other => Ok(other.clone().unwrap_or_default()),
+    };
+    let namespace = need("namespace", &args.namespace, scope != Scope::ClusterWide)?;
+    let name = need("name", &args.name, scope == Scope::Strict)?;
+    let binding = Binding::new(scope, &Location::new(namespace, name, key))
+        .map_err(|e| Failure::input(e.to_string(), "use names Kubernetes accepts"))?;
+    let recipients = resolve_recipients(None, &args.recipients, &args.regions)?;
+    let keys: Vec<Recipient> = recipients.into_iter().map(|r| r.recipient).collect();
+    let value = read_bytes(args.from_file.as_deref())?;
+    let sealed = seal_base64(&value, &binding, &keys).map_err(|e| Failure::input(e.to_string(), e.hint()))?;
+    println!("{sealed}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_output_is_one_object_or_a_list() {
+        let sealed = SealedSecret::new("a", ageseal_core::crd::SealedSecretSpec::default());
+        let one: serde_json::Value =
+            serde_json::from_str(&render(&[sealed.clone()], Format::Json)).expect("json");
+        assert_eq!(one["kind"], "SealedSecret");
+        let two: serde_json::Value =
+            serde_json::from_str(&render(&[sealed.clone(), sealed], Format::Json)).expect("json");
+        assert_eq!(two["kind"], "List");
+        assert_eq!(two["items"].as_array().map(Vec::len), Some(2));
+    }
+}

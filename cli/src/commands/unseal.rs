@@ -1,0 +1,54 @@
+//! `ageseal unseal`: recovery. Opens every value (binding checked) and prints plain Secrets.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use ageseal_core::sealed_file::{Document, open_sealed_secret, plain_secret};
+
+use super::{label, load_sealed_file};
+use crate::args::UnsealArgs;
+use crate::failure::{Exit, Failure};
+use crate::files::load_keyring;
+
+pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
+    let keyring = load_keyring(&args.identities)?;
+    let path = args.file.clone().unwrap_or_else(|| "-".into());
+    let documents = load_sealed_file(&path)?;
+    let name = display(&path);
+    let mut secrets = Vec::new();
+    for document in &documents {
+        let Document::Sealed(sealed) = document else {
+            continue;
+        };
+        let opened = open_sealed_secret(sealed, &keyring).map_err(|e| {
+            Failure::new(
+                Exit::Open,
+                format!("{name}: {}: {e}", label(sealed)),
+                e.source.hint(),
+            )
+        })?;
+        secrets.push(plain_secret(sealed, &opened));
+    }
+    if secrets.is_empty() {
+        return Err(Failure::input(
+            format!("{name} holds no SealedSecret"),
+            "pass a file written by ageseal seal",
+        ));
+    }
+    // Everything opened: only now print, so a failure never leaves half the Secrets on screen.
+    let docs: Vec<String> = secrets
+        .iter()
+        .map(|s| serde_yaml::to_string(s).expect("Secret serializes"))
+        .collect();
+    eprintln!("warning: the output below is plaintext Secret data; do not commit it or leave it on disk");
+    print!("{}", docs.join("---\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "stdin".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}

@@ -1,0 +1,53 @@
+//! What a failed command tells the user: `error:` what happened, `hint:` what to do, and an exit
+//! code from the documented list.
+
+/// Exit codes (README, "Exit codes"). Clap's own usage errors exit with 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// `verify` found problems.
+    Problems = 1,
+    /// Bad input: a manifest, config, identity file or flag combination that cannot be used.
+    Input = 3,
+    /// A sealed value could not be opened (no matching key, scope mismatch, damaged value).
+    Open = 4,
+    /// Reading or writing a file failed.
+    Io = 5,
+}
+
+/// A failure to report; never holds secret bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+    /// Process exit code.
+    pub code: Exit,
+}
+
+impl Failure {
+    /// A failure with its hint and exit code.
+    pub fn new(code: Exit, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+            code,
+        }
+    }
+
+    /// Bad input.
+    pub fn input(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(Exit::Input, message, hint)
+    }
+
+    /// A file could not be read or written.
+    pub fn io(what: &str, path: &std::path::Path, err: &std::io::Error) -> Self {
+        let hint = match err.kind() {
+            std::io::ErrorKind::NotFound => "check the path",
+            std::io::ErrorKind::PermissionDenied => "check the file's permissions",
+            _ => "check the disk and the path",
+        };
+        Self::new(Exit::Io, format!("cannot {what} {}: {err}", path.display()), hint)
+    }
+}

@@ -1,0 +1,253 @@
+//! Files: reading input, atomic writes, finding `.ageseal.yaml`, identity files, walking trees.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use ageseal_core::config::{CONFIG_FILE, NamedRecipient, RepoConfig};
+use ageseal_core::{Keyring, Recipient, parse_identity_file};
+use zeroize::Zeroizing;
+
+use crate::failure::Failure;
+
+/// Reads a text file, or stdin for `None` and `-`.
+pub fn read_text(path: Option<&Path>) -> Result<String, Failure> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Failure::input(
+            format!("{} is not UTF-8 text", display(path)),
+            "give a YAML or JSON manifest",
+        )
+    })
+}
+
+/// Reads a file's bytes, or stdin for `None` and `-`, into memory that is zeroized on drop.
+pub fn read_bytes(path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let mut buf = Zeroizing::new(Vec::new());
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(p) => {
+            let mut file = std::fs::File::open(p).map_err(|e| Failure::io("read", p, &e))?;
+            file.read_to_end(&mut buf)
+                .map_err(|e| Failure::io("read", p, &e))?;
+        }
+        None => {
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::io("read", Path::new("stdin"), &e))?;
+        }
+    }
+    Ok(buf)
+}
+
+fn display(path: Option<&Path>) -> String {
+    path.map_or_else(|| "stdin".to_owned(), |p| p.display().to_string())
+}
+
+/// Replaces `path` with `contents` through a temporary file in the same folder and a rename, so a
+/// failure never leaves a partial file. `mode` is the new file's permission bits.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Failure> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".ageseal-")
+        .tempfile_in(&dir)
+        .map_err(|e| Failure::io("write to", &dir, &e))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .and_then(|()| {
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+        })
+        .map_err(|e| Failure::io("write", path, &e))?;
+    temp.persist(path)
+        .map_err(|e| Failure::io("write", path, &e.error))?;
+    Ok(())
+}
+
+/// The folder a file lives in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A `.ageseal.yaml` and the folder it governs.
+#[derive(Debug, Clone)]
+pub struct FoundConfig {
+    /// The folder holding the config; rule paths are relative to it.
+    pub dir: PathBuf,
+    /// The parsed, validated config.
+    pub config: RepoConfig,
+}
+
+impl FoundConfig {
+    /// The config file's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    /// `file` relative to the config's folder, `/`-separated, for rule matching.
+    pub fn relative(&self, file: &Path) -> Option<String> {
+        let file = absolute(file);
+        let rel = file.strip_prefix(&self.dir).ok()?;
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        Some(parts.join("/"))
+    }
+
+    /// Who a file at `target` is sealed to (`only` narrows to regions).
+    pub fn recipients_for(
+        &self,
+        target: Option<&Path>,
+        only: &[String],
+    ) -> Result<Vec<NamedRecipient>, Failure> {
+        let rel = target.and_then(|t| self.relative(t));
+        self.config
+            .recipients_for(rel.as_deref(), only)
+            .map_err(|e| Failure::input(format!("{}: {e}", self.path().display()), e.hint()))
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Finds `.ageseal.yaml` by walking up from a folder, caching what each folder resolves to.
+#[derive(Debug, Default)]
+pub struct ConfigFinder {
+    cache: HashMap<PathBuf, Option<FoundConfig>>,
+}
+
+impl ConfigFinder {
+    /// The config governing files in `dir`, if any.
+    pub fn for_dir(&mut self, dir: &Path) -> Result<Option<FoundConfig>, Failure> {
+        let dir = absolute(dir);
+        if let Some(found) = self.cache.get(&dir) {
+            return Ok(found.clone());
+        }
+        let candidate = dir.join(CONFIG_FILE);
+        let found = if candidate.is_file() {
+            let text =
+                std::fs::read_to_string(&candidate).map_err(|e| Failure::io("read", &candidate, &e))?;
+            let config = RepoConfig::parse(&text)
+                .map_err(|e| Failure::input(format!("{}: {e}", candidate.display()), e.hint()))?;
+            Some(FoundConfig {
+                dir: dir.clone(),
+                config,
+            })
+        } else {
+            match dir.parent() {
+                Some(parent) => self.for_dir(parent)?,
+                None => None,
+            }
+        };
+        self.cache.insert(dir, found.clone());
+        Ok(found)
+    }
+
+    /// The config governing `file`.
+    pub fn for_file(&mut self, file: &Path) -> Result<Option<FoundConfig>, Failure> {
+        self.for_dir(&parent_dir(&absolute(file)))
+    }
+}
+
+/// Recipients for sealing to `target` (or the working folder): `--recipient` if given, else
+/// `.ageseal.yaml` narrowed by `--region`.
+pub fn resolve_recipients(
+    target: Option<&Path>,
+    overrides: &[String],
+    regions: &[String],
+) -> Result<Vec<NamedRecipient>, Failure> {
+    if !overrides.is_empty() {
+        return overrides
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let recipient: Recipient = text.parse().map_err(|e: ageseal_core::KeyError| {
+                    Failure::input(
+                        format!("--recipient {text}: {e}"),
+                        "pass a public key printed by ageseal keygen or age-keygen",
+                    )
+                })?;
+                Ok(NamedRecipient::new(format!("recipient-{}", i + 1), recipient))
+            })
+            .collect();
+    }
+    let mut finder = ConfigFinder::default();
+    let found = match target {
+        Some(t) => finder.for_file(t)?,
+        None => finder.for_dir(Path::new("."))?,
+    };
+    let start = target.map_or_else(|| PathBuf::from("."), parent_dir);
+    let found = found.ok_or_else(|| {
+        Failure::input(
+            format!(
+                "no {CONFIG_FILE} found in {} or any folder above it",
+                absolute(&start).display()
+            ),
+            "create one with `ageseal region add NAME --recipient age1...`, or pass --recipient",
+        )
+    })?;
+    found.recipients_for(target, regions)
+}
+
+/// Reads identity files into one keyring; errors name the file, never its contents.
+pub fn load_keyring(paths: &[PathBuf]) -> Result<Keyring, Failure> {
+    let mut keyring = Keyring::default();
+    for path in paths {
+        let bytes = read_bytes(Some(path))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Failure::input(
+                format!("{} is not an identity file", path.display()),
+                "pass a file written by ageseal keygen or age-keygen",
+            )
+        })?;
+        let identities = parse_identity_file(text).map_err(|e| {
+            Failure::input(
+                format!("{}: {e}", path.display()),
+                "pass a file written by ageseal keygen or age-keygen",
+            )
+        })?;
+        keyring.extend(identities);
+    }
+    Ok(keyring)
+}
+
+/// Every YAML or JSON file under `paths` (default `.`), skipping hidden folders, sorted.
+pub fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    let roots = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    };
+    let mut files = Vec::new();
+    for root in &roots {
+        if !root.exists() {
+            return Err(Failure::io(
+                "read",
+                root,
+                &std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let walker = walkdir::WalkDir::new(root).into_iter().filter_entry(|entry| {
+            entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+        });
+        for entry in walker {
+            let entry =
+                entry.map_err(|e| Failure::io("walk", root, &std::io::Error::other(e.to_string())))?;
+            let is_manifest = entry
+                .path()
+                .extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json");
+            if entry.file_type().is_file() && (is_manifest || entry.depth() == 0) {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}

@@ -1,0 +1,24 @@
+//! The `ageseal` command: seal, unseal, verify, rekey, keygen, region and completions.
+
+pub mod args;
+mod commands;
+mod failure;
+mod files;
+
+use std::process::ExitCode;
+
+pub use failure::{Exit, Failure};
+
+/// Runs one parsed command; `Ok` carries the exit code of a command that ran to the end.
+pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
+    use args::Command;
+    match args.command {
+        Command::Seal(a) => commands::seal::run(a),
+        Command::Unseal(a) => commands::unseal::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Rekey(a) => commands::rekey::run(a),
+        Command::Keygen(a) => commands::keygen::run(a),
+        Command::Region(a) => commands::region::run(a),
+        Command::Completions(a) => commands::completions(a),
+    }
+}
