@@ -21,6 +21,11 @@ install_debian() {
 
 # The age CLI is the interop peer: it must open what we seal and we must open what it writes.
 install_debian age
+# kubectl makes the test input (kubectl create secret --dry-run=client); the machine image ships it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  install_debian kubectl || true
+  command -v kubectl >/dev/null 2>&1 || { echo "test.sh: kubectl is required and could not be installed"; exit 1; }
+fi
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -32,5 +37,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
+
+step "scripts/quickstart.sh (the README's quickstart)"
+bash scripts/quickstart.sh >/dev/null
 
 step "all checks passed"

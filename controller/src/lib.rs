@@ -1,0 +1,6 @@
+//! ageseal-controller: turns SealedSecrets into Secrets in one region's cluster.
+//!
+//! [`secret::desired_secret`] is the one path from a SealedSecret to the Secret that is applied;
+//! the offline `render` command and reconcile both go through it.
+
+pub mod secret;

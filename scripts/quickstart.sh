@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Quickstart, no cluster needed: two region keys and a recovery key, a kubectl-made Secret sealed
+# for both regions, and each region's controller rendering the Secret it would apply.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ageseal/target}"
+
+command -v kubectl >/dev/null || { echo "quickstart needs kubectl (it makes the input Secret)"; exit 1; }
+echo "building ageseal and ageseal-controller..."
+cargo build --quiet --manifest-path "$repo/Cargo.toml" -p ageseal -p ageseal-controller
+export PATH="$CARGO_TARGET_DIR/debug:$PATH"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+step() { printf '\n$ %s\n' "$*"; }
+
+echo "working in a scratch repository: $work"
+step "ageseal keygen -o us-east-1.key   # in real life each region's controller makes its own key"
+east=$(ageseal keygen -o us-east-1.key); echo "$east"
+step "ageseal keygen -o us-west-2.key"
+west=$(ageseal keygen -o us-west-2.key); echo "$west"
+step "ageseal keygen -o recovery.key     # break-glass key, kept offline (or KMS-wrapped)"
+recovery=$(ageseal keygen -o recovery.key); echo "$recovery"
+
+step "ageseal region add us-east-1 --recipient $east"
+ageseal region add us-east-1 --recipient "$east"
+step "ageseal region add us-west-2 --recipient $west"
+ageseal region add us-west-2 --recipient "$west"
+cat >> .ageseal.yaml <<YAML
+recovery:
+- name: break-glass
+  recipient: $recovery
+YAML
+step "cat .ageseal.yaml"
+cat .ageseal.yaml
+
+mkdir -p apps/payments
+step "kubectl create secret generic db -n payments --from-literal=password=correct-horse --dry-run=client -o yaml | ageseal seal -o apps/payments/db.yaml"
+kubectl create secret generic db -n payments --from-literal=username=app \
+  --from-literal=password=correct-horse --dry-run=client -o yaml \
+  | ageseal seal -o apps/payments/db.yaml
+step "cat apps/payments/db.yaml   # safe to commit"
+cat apps/payments/db.yaml
+
+step "ageseal verify   # what CI runs"
+ageseal verify
+
+step "ageseal-controller render -f apps/payments/db.yaml -i us-east-1.key   # active region"
+ageseal-controller render -f apps/payments/db.yaml -i us-east-1.key 2>/dev/null | tee east.out
+step "ageseal-controller render -f apps/payments/db.yaml -i us-west-2.key   # warm standby"
+ageseal-controller render -f apps/payments/db.yaml -i us-west-2.key 2>/dev/null | tee west.out
+cmp -s east.out west.out
+echo
+echo "both regions produce the same Secret from the same file."
+
+step "sed 's/namespace: payments/namespace: billing/' apps/payments/db.yaml > stolen.yaml"
+sed 's/namespace: payments/namespace: billing/' apps/payments/db.yaml > stolen.yaml
+step "ageseal-controller render -f stolen.yaml -i us-east-1.key   # a value copied elsewhere is refused"
+if ageseal-controller render -f stolen.yaml -i us-east-1.key; then
+  echo "unexpected: a replayed value was accepted"; exit 1
+fi
+echo
+echo "quickstart done."
