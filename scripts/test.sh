@@ -36,9 +36,19 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
 
 step "scripts/quickstart.sh (the README's quickstart)"
-bash scripts/quickstart.sh >/dev/null
+if ! bash scripts/quickstart.sh >"$log.quickstart" 2>&1; then
+  cat "$log.quickstart"; rm -f "$log.quickstart"; exit 1
+fi
+rm -f "$log.quickstart"
 
+# cargo's last line is often a doc-test run of 0 tests; close with the whole run's totals.
+read -r passed failed < <(awk '/^test result:/ {
+  for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+} END { print p + 0, f + 0 }' "$log")
 step "all checks passed"
+echo "tests: $passed passed, $failed failed"

@@ -288,6 +288,35 @@ fn pick(
     }
 }
 
+/// Seals each (key, binding, value) job, spread over the machine's cores: every value costs one
+/// ephemeral Diffie-Hellman per recipient, and a Secret's values are independent.
+fn seal_all(
+    jobs: &[(String, Binding, &[u8])],
+    keys: &[Recipient],
+) -> Result<BTreeMap<String, String>, SealError> {
+    let seal_job = |(key, binding, value): &(String, Binding, &[u8])| {
+        seal_base64(value, binding, keys).map(|sealed| (key.clone(), sealed))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(jobs.len());
+    if threads <= 1 {
+        return jobs.iter().map(seal_job).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(seal_job).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        let mut sealed = BTreeMap::new();
+        for handle in handles {
+            sealed.extend(handle.join().expect("sealing does not panic")?);
+        }
+        Ok(sealed)
+    })
+}
+
 /// Seals every value of `secret` to `recipients` (in order) and builds the SealedSecret.
 pub fn seal_secret(
     secret: &PlainSecret,
@@ -312,19 +341,19 @@ pub fn seal_secret(
         return Err(SealSecretError::Empty(name));
     }
     let keys: Vec<Recipient> = recipients.iter().map(|r| r.recipient.clone()).collect();
-    let mut encrypted_data = BTreeMap::new();
+    let mut jobs = Vec::with_capacity(secret.data.len());
     for (key, value) in &secret.data {
         let location = Location::new(namespace.clone().unwrap_or_default(), name.clone(), key.clone());
         let binding = Binding::new(options.scope, &location).map_err(|source| SealSecretError::Invalid {
             name: name.clone(),
             source,
         })?;
-        let sealed = seal_base64(value, &binding, &keys).map_err(|source| SealSecretError::Seal {
-            name: name.clone(),
-            source,
-        })?;
-        encrypted_data.insert(key.clone(), sealed);
+        jobs.push((key.clone(), binding, value.as_slice()));
     }
+    let encrypted_data = seal_all(&jobs, &keys).map_err(|source| SealSecretError::Seal {
+        name: name.clone(),
+        source,
+    })?;
     let metadata = (!secret.labels.is_empty() || !secret.annotations.is_empty()).then(|| TemplateMetadata {
         labels: secret.labels.clone(),
         annotations: secret.annotations.clone(),

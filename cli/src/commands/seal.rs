@@ -196,7 +196,7 @@ mod tests {
     fn json_output_is_one_object_or_a_list() {
         let sealed = SealedSecret::new("a", ageseal_core::crd::SealedSecretSpec::default());
         let one: serde_json::Value =
-            serde_json::from_str(&render(&[sealed.clone()], Format::Json)).expect("json");
+            serde_json::from_str(&render(std::slice::from_ref(&sealed), Format::Json)).expect("json");
         assert_eq!(one["kind"], "SealedSecret");
         let two: serde_json::Value =
             serde_json::from_str(&render(&[sealed.clone(), sealed], Format::Json)).expect("json");

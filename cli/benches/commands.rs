@@ -1,0 +1,125 @@
+//! Whole-command benchmarks, printed as figures (not criterion: each sample is a process).
+//!
+//! - `ageseal seal` of a 5-key Secret for 3 regions, side by side with the age CLI sealing the
+//!   same 5 values to the same 3 recipients (one `age` process per value, as a script would).
+//! - `ageseal verify` over 1,000 SealedSecret files.
+//!
+//! Run: `cargo bench -p ageseal --bench commands` (needs the age CLI). Figures: cli/benches/README.md.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ageseal_core::Identity;
+use ageseal_core::config::NamedRecipient;
+use ageseal_core::manifest::{SealOptions, parse_secrets, seal_secret};
+
+const RUNS: u32 = 40;
+const VALUES: [&str; 5] = [
+    "hunter2",
+    "admin",
+    "db.internal:5432",
+    "s3cr3t-t0ken-abcdef",
+    "-----BEGIN KEY-----",
+];
+
+fn run(program: &str, args: &[&str], dir: &Path, stdin: &[u8]) {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write");
+    assert!(child.wait().expect("waits").success(), "{program} failed");
+}
+
+fn mean(runs: u32, mut f: impl FnMut()) -> Duration {
+    f();
+    let start = Instant::now();
+    for _ in 0..runs {
+        f();
+    }
+    start.elapsed() / runs
+}
+
+fn secret_yaml() -> String {
+    let mut text = String::from(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: payments}\nstringData:\n",
+    );
+    for (i, value) in VALUES.iter().enumerate() {
+        text.push_str(&format!("  key{i}: {value:?}\n"));
+    }
+    text
+}
+
+fn main() {
+    let ageseal = env!("CARGO_BIN_EXE_ageseal");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<String> = (0..3)
+        .map(|_| Identity::generate().recipient().to_string())
+        .collect();
+    let config = format!(
+        "regions:\n- {{name: us-east-1, recipients: [{}]}}\n- {{name: us-west-2, recipients: [{}]}}\n- {{name: eu-west-1, recipients: [{}]}}\n",
+        keys[0], keys[1], keys[2]
+    );
+    std::fs::write(dir.path().join(".ageseal.yaml"), config).expect("config");
+
+    let input = secret_yaml();
+    let ours = mean(RUNS, || run(ageseal, &["seal"], dir.path(), input.as_bytes()));
+    let age_args: Vec<&str> = keys.iter().flat_map(|k| ["-r", k.as_str()]).collect();
+    let theirs = mean(RUNS, || {
+        for value in VALUES {
+            run("age", &age_args, dir.path(), value.as_bytes());
+        }
+    });
+    println!("seal a 5-key Secret for 3 regions, mean of {RUNS} runs:");
+    println!(
+        "  ageseal seal (one process):        {:>8.2} ms",
+        ours.as_secs_f64() * 1e3
+    );
+    println!(
+        "  age CLI, 5 values (five processes): {:>8.2} ms",
+        theirs.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ageseal is {:.1}x faster per Secret (goal: at least 5x)",
+        theirs.as_secs_f64() / ours.as_secs_f64()
+    );
+
+    let tree = dir.path().join("tree");
+    let recipients: Vec<NamedRecipient> = keys
+        .iter()
+        .zip(["us-east-1", "us-west-2", "eu-west-1"])
+        .map(|(k, n)| NamedRecipient::new(n, k.parse().expect("key")))
+        .collect();
+    let secret = &parse_secrets(&input).expect("parses")[0];
+    for i in 0..1000 {
+        let folder = tree.join(format!("team{}", i % 20));
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        let options = SealOptions {
+            name: None,
+            ..SealOptions::default()
+        };
+        let mut sealed = seal_secret(secret, &options, &recipients).expect("seals");
+        sealed.metadata.name = Some(format!("db-{i}"));
+        std::fs::write(
+            folder.join(format!("db-{i}.yaml")),
+            serde_yaml::to_string(&sealed).expect("yaml"),
+        )
+        .expect("write");
+    }
+    let verify = mean(10, || run(ageseal, &["verify", "tree"], dir.path(), b""));
+    println!(
+        "verify 1,000 SealedSecret files (5 keys each), mean of 10 runs: {:.1} ms (goal: well under 1 s)",
+        verify.as_secs_f64() * 1e3
+    );
+}
