@@ -1,6 +1,9 @@
 //! ageseal-controller: turns SealedSecrets into Secrets in one region's cluster.
 //!
 //! [`secret::desired_secret`] is the one path from a SealedSecret to the Secret that is applied;
-//! the offline `render` command and reconcile both go through it.
+//! the offline `render` command and [`reconcile::reconcile`] both go through it.
 
+pub mod keys;
+pub mod metrics;
+pub mod reconcile;
 pub mod secret;

@@ -83,6 +83,7 @@ fn render(file: &PathBuf, identities: &[PathBuf]) -> Result<(), Failure> {
     let mut out = Vec::new();
     for object in sealed {
         let secret = desired_secret(object, &keyring)
+            .map(|desired| desired.secret)
             .map_err(|e| fail(format!("{} ({})", e.message, e.reason), e.hint))?;
         out.push(serde_yaml::to_string(&secret).expect("Secret serializes"));
     }

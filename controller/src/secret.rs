@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ageseal_core::Keyring;
 use ageseal_core::crd::SealedSecret;
 use ageseal_core::sealed_file::{OpenError, open_sealed_secret, plain_secret};
+use ageseal_core::{Keyring, RecipientId};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
@@ -37,9 +37,18 @@ impl From<OpenError> for DesiredSecretError {
     }
 }
 
+/// The Secret to apply and the fingerprint of the key that opened it.
+#[derive(Debug)]
+pub struct Desired {
+    /// The Secret, ready for server-side apply.
+    pub secret: Secret,
+    /// The controller key that opened the values.
+    pub key_id: Option<RecipientId>,
+}
+
 /// The Secret for `sealed`: template labels, annotations, type and immutability, the opened
 /// values, our managed-by label, and (when the object has a uid) a controlling ownerReference.
-pub fn desired_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<Secret, DesiredSecretError> {
+pub fn desired_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<Desired, DesiredSecretError> {
     if sealed.metadata.name.is_none() {
         return Err(DesiredSecretError {
             reason: "MalformedValue",
@@ -60,7 +69,10 @@ pub fn desired_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<Secret
             ..owner
         }]);
     }
-    Ok(secret)
+    Ok(Desired {
+        secret,
+        key_id: opened.key_id(),
+    })
 }
 
 #[cfg(test)]
@@ -82,7 +94,9 @@ mod tests {
         let identity = Identity::generate();
         let mut sealed = sealed_for(&identity);
         sealed.metadata.uid = Some("0b5e-uid".into());
-        let secret = desired_secret(&sealed, &Keyring::new([identity])).expect("opens");
+        let secret = desired_secret(&sealed, &Keyring::new([identity]))
+            .expect("opens")
+            .secret;
         let labels = secret.metadata.labels.expect("labels");
         assert_eq!(labels["app"], "db");
         assert_eq!(labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);

@@ -1,0 +1,338 @@
+//! Reconcile: SealedSecret -> desired Secret -> server-side apply, then status and Events.
+//! Small and driven by [`Context`], so tests run it against an in-memory API.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ageseal_core::crd::{Condition, MANAGED_ANNOTATION, SealedSecret, SealedSecretStatus, spec_hash};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::keys::{FIELD_MANAGER, KeyStore};
+use crate::metrics::Metrics;
+use crate::secret::{Desired, desired_secret};
+
+/// Resync period for objects that are Ready (watches catch every real change sooner).
+const RESYNC: Duration = Duration::from_secs(3600);
+const BACKOFF_START: Duration = Duration::from_secs(2);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// Everything reconcile needs, shared by all reconciles.
+pub struct Context {
+    /// API client (a real cluster, or the in-memory API in tests).
+    pub client: Client,
+    /// This controller's region, written to status.
+    pub region: String,
+    /// The keys in force.
+    pub keys: Arc<KeyStore>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Event recorder; `None` disables Events.
+    pub recorder: Option<Recorder>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context for `region`.
+    pub fn new(
+        client: Client,
+        region: &str,
+        keys: Arc<KeyStore>,
+        metrics: Arc<Metrics>,
+        recorder: Option<Recorder>,
+    ) -> Self {
+        Self {
+            client,
+            region: region.to_owned(),
+            keys,
+            metrics,
+            recorder,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn failure_count(&self, key: &str, reset: bool) -> u32 {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reset {
+            failures.remove(key);
+            return 0;
+        }
+        let count = failures.entry(key.to_owned()).or_default();
+        *count += 1;
+        *count
+    }
+}
+
+/// A reconcile that did not end Ready; the object's status already says why.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct ReconcileError {
+    /// Status reason.
+    pub reason: &'static str,
+    /// Detail with the remedy.
+    pub message: String,
+}
+
+/// Why the Secret was not written.
+#[derive(Debug)]
+struct Failure {
+    reason: &'static str,
+    message: String,
+}
+
+fn api_failure(what: &str, err: &kube::Error) -> Failure {
+    Failure {
+        reason: "ApiError",
+        message: format!("{what}: {err}; will retry"),
+    }
+}
+
+/// Reconciles one SealedSecret. Every value must open and match its binding, or nothing is written.
+pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    ctx.metrics.reconciles.inc();
+    let keys = ctx.keys.get();
+    let started = Instant::now();
+    let desired = desired_secret(&obj, &keys.keyring);
+    ctx.metrics
+        .unseal_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let key_id = desired
+        .as_ref()
+        .ok()
+        .and_then(|d| d.key_id)
+        .map(|id| id.to_string());
+    let outcome = match desired {
+        Err(e) => Err(Failure {
+            reason: e.reason,
+            message: format!("{}; {}", e.message, e.hint),
+        }),
+        Ok(desired) => apply_secret(&ctx.client, &obj, desired).await,
+    };
+    let status = next_status(&obj, &outcome, &ctx.region, key_id);
+    if obj.status.as_ref() != Some(&status) {
+        write_status(&ctx, &obj, &status).await?;
+        announce(&ctx, &obj, &status).await;
+    }
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    match outcome {
+        Ok(()) => {
+            ctx.failure_count(&key, true);
+            Ok(Action::requeue(RESYNC))
+        }
+        Err(failure) => {
+            ctx.metrics.failed(failure.reason);
+            tracing::warn!(object = %key, reason = failure.reason, "{}", failure.message);
+            Err(ReconcileError {
+                reason: failure.reason,
+                message: failure.message,
+            })
+        }
+    }
+}
+
+/// Capped exponential backoff per object, retried forever.
+pub fn error_policy(obj: Arc<SealedSecret>, _err: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    Action::requeue(backoff(ctx.failure_count(&key, false)))
+}
+
+/// Delay after the `n`th consecutive failure: 2 s, 4 s, 8 s, ... capped at 5 minutes.
+pub fn backoff(n: u32) -> Duration {
+    BACKOFF_START
+        .saturating_mul(2u32.saturating_pow(n.saturating_sub(1)))
+        .min(BACKOFF_CAP)
+}
+
+async fn apply_secret(client: &Client, obj: &SealedSecret, desired: Desired) -> Result<(), Failure> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| api_failure("reading the Secret", &e))?;
+    if let Some(existing) = &existing {
+        check_may_write(obj, existing, &desired.secret)?;
+        if up_to_date(existing, &desired.secret) {
+            return Ok(());
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(&desired.secret))
+        .await
+        .map_err(|e| api_failure("applying the Secret", &e))?;
+    Ok(())
+}
+
+fn owned_by(secret: &Secret, obj: &SealedSecret) -> bool {
+    let uid = obj.meta().uid.as_deref();
+    secret
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+}
+
+fn check_may_write(obj: &SealedSecret, existing: &Secret, desired: &Secret) -> Result<(), Failure> {
+    let adoptable = existing
+        .annotations()
+        .get(MANAGED_ANNOTATION)
+        .is_some_and(|v| v == "true");
+    if !owned_by(existing, obj) && !adoptable {
+        return Err(Failure {
+            reason: "SecretNotOwned",
+            message: format!(
+                "Secret {} exists and is not managed by ageseal; annotate it {MANAGED_ANNOTATION}=\"true\" to let ageseal take it over, or delete it",
+                existing.name_any()
+            ),
+        });
+    }
+    if existing.immutable == Some(true) && existing.data != desired.data {
+        return Err(Failure {
+            reason: "ImmutableConflict",
+            message: format!(
+                "Secret {} is immutable and its data must change; delete it so it is recreated, or seal under a new name",
+                existing.name_any()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// True when applying `desired` would change nothing we manage.
+fn up_to_date(existing: &Secret, desired: &Secret) -> bool {
+    let contains = |have: &std::collections::BTreeMap<String, String>,
+                    want: &std::collections::BTreeMap<String, String>| {
+        want.iter().all(|(k, v)| have.get(k) == Some(v))
+    };
+    existing.data == desired.data
+        && (desired.type_.is_none() || existing.type_ == desired.type_)
+        && existing.immutable == desired.immutable
+        && contains(existing.labels(), desired.labels())
+        && contains(existing.annotations(), desired.annotations())
+        && desired
+            .owner_references()
+            .iter()
+            .all(|o| existing.owner_references().contains(o))
+}
+
+/// The status this outcome calls for; unchanged fields keep their values so an idle reconcile
+/// produces an equal status and therefore no write.
+fn next_status(
+    obj: &SealedSecret,
+    outcome: &Result<(), Failure>,
+    region: &str,
+    key_id: Option<String>,
+) -> SealedSecretStatus {
+    let previous = obj.status.clone().unwrap_or_default();
+    let generation = obj.meta().generation;
+    let (status, reason, message) = match outcome {
+        Ok(()) => (
+            "True",
+            "Unsealed",
+            format!("Secret {} is up to date", obj.name_any()),
+        ),
+        Err(f) => ("False", f.reason, f.message.clone()),
+    };
+    let old = previous.conditions.iter().find(|c| c.type_ == "Ready");
+    let transition = match old {
+        Some(c) if c.status == status && c.reason == reason => c.last_transition_time.clone(),
+        _ => Some(now_rfc3339()),
+    };
+    let ready = Condition {
+        type_: "Ready".to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        observed_generation: generation,
+        last_transition_time: transition,
+    };
+    let succeeded = outcome.is_ok();
+    SealedSecretStatus {
+        observed_generation: generation,
+        region: Some(region.to_owned()),
+        key_id: if succeeded { key_id } else { previous.key_id },
+        spec_hash: if succeeded {
+            Some(spec_hash(&obj.spec.encrypted_data))
+        } else {
+            previous.spec_hash
+        },
+        conditions: vec![ready],
+    }
+}
+
+fn now_rfc3339() -> String {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    now.round(k8s_openapi::jiff::Unit::Second)
+        .map_or_else(|_| now.to_string(), |t| t.to_string())
+}
+
+async fn write_status(
+    ctx: &Context,
+    obj: &SealedSecret,
+    status: &SealedSecretStatus,
+) -> Result<(), ReconcileError> {
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(drop)
+        .map_err(|e| ReconcileError {
+            reason: "ApiError",
+            message: format!("writing status: {e}; will retry"),
+        })
+}
+
+/// Emits an Event when the Ready condition changes status or reason.
+async fn announce(ctx: &Context, obj: &SealedSecret, status: &SealedSecretStatus) {
+    let Some(recorder) = &ctx.recorder else { return };
+    let Some(ready) = status.conditions.first() else {
+        return;
+    };
+    let before = obj.status.as_ref().and_then(|s| s.conditions.first());
+    if before.is_some_and(|b| b.status == ready.status && b.reason == ready.reason) {
+        return;
+    }
+    let event = Event {
+        type_: if ready.status == "True" {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        },
+        reason: ready.reason.clone(),
+        note: Some(ready.message.clone()),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::debug!("could not record an Event: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(5), Duration::from_secs(32));
+        assert_eq!(backoff(40), Duration::from_secs(300));
+    }
+}
