@@ -258,7 +258,8 @@ async fn replayed_values_and_bad_values_make_no_secret_and_never_blank_one() {
         );
         assert_eq!(ready(fresh(&client, &obj).await.as_ref()).1, "ScopeMismatch");
     }
-    let cases: [(&str, Box<dyn Fn(&mut SealedSecret)>, &str); 2] = [
+    type Edit = Box<dyn Fn(&mut SealedSecret)>;
+    let cases: [(&str, Edit, &str); 2] = [
         (
             "stranger",
             Box::new(|s| s.spec = sealed("stranger", NS, &[("k", "v")], &[&stranger]).spec),
