@@ -258,7 +258,7 @@ async fn replayed_values_and_bad_values_make_no_secret_and_never_blank_one() {
         );
         assert_eq!(ready(fresh(&client, &obj).await.as_ref()).1, "ScopeMismatch");
     }
-    type Edit = Box<dyn Fn(&mut SealedSecret)>;
+    type Edit<'a> = Box<dyn Fn(&mut SealedSecret) + 'a>;
     let cases: [(&str, Edit, &str); 2] = [
         (
             "stranger",
