@@ -3,7 +3,10 @@
 //! [`secret::desired_secret`] is the one path from a SealedSecret to the Secret that is applied;
 //! the offline `render` command and [`reconcile::reconcile`] both go through it.
 
+pub mod http;
 pub mod keys;
+pub mod lease;
 pub mod metrics;
 pub mod reconcile;
+pub mod run;
 pub mod secret;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ageseal_controller::run::RunOptions;
 use ageseal_controller::secret::desired_secret;
 use ageseal_core::crd::SealedSecret;
 use ageseal_core::sealed_file::{Document, parse_documents};
@@ -20,6 +21,27 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Watch SealedSecrets and keep this region's Secrets equal to them.
+    Run {
+        /// This controller's region (written to status), e.g. us-east-1.
+        #[arg(long)]
+        region: String,
+        /// Watch only this namespace (repeatable); default: all namespaces.
+        #[arg(long = "namespace", value_name = "NS")]
+        namespaces: Vec<String>,
+        /// Elect a leader through a Lease; only the leader reconciles and makes keys.
+        #[arg(long)]
+        leader_election: bool,
+        /// Make a new active key this often (e.g. 30d, 720h); older keys keep opening values.
+        #[arg(long, value_name = "DURATION", value_parser = ageseal_controller::run::parse_period)]
+        rotate_keys_every: Option<std::time::Duration>,
+        /// Address for /healthz, /readyz, /metrics and /v1/recipients.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+        /// The controller's own namespace (key Secrets, ConfigMap, Lease); default: the pod's.
+        #[arg(long, env = "POD_NAMESPACE")]
+        controller_namespace: Option<String>,
+    },
     /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
     Crd,
     /// Print the Secret(s) reconcile would apply for a SealedSecret file, with no cluster.
@@ -92,8 +114,50 @@ fn render(file: &PathBuf, identities: &[PathBuf]) -> Result<(), Failure> {
     Ok(())
 }
 
+fn own_namespace(flag: Option<String>) -> String {
+    const IN_POD: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+    flag.or_else(|| std::fs::read_to_string(IN_POD).ok().map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| "ageseal-system".to_owned())
+}
+
+fn serve(options: RunOptions) -> Result<(), Failure> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| fail(format!("cannot start: {e}"), "check the container's limits"))?;
+    runtime
+        .block_on(ageseal_controller::run::run(options))
+        .map_err(|e| {
+            fail(
+                e.to_string(),
+                "check the kubeconfig or service account, the RBAC rules in deploy/, and --listen",
+            )
+        })
+}
+
 fn main() -> ExitCode {
     let result = match Args::parse().command {
+        Command::Run {
+            region,
+            namespaces,
+            leader_election,
+            rotate_keys_every,
+            listen,
+            controller_namespace,
+        } => serve(RunOptions {
+            region,
+            namespaces,
+            own_namespace: own_namespace(controller_namespace),
+            leader_election,
+            rotate_every: rotate_keys_every,
+            listen,
+            replica: std::env::var("POD_NAME")
+                .or_else(|_| std::env::var("HOSTNAME"))
+                .unwrap_or_else(|_| "ageseal-controller".to_owned()),
+        }),
         Command::Crd => {
             print!(
                 "{}",

@@ -37,6 +37,7 @@ fn sealed(name: &str, ns: &str, values: &[(&str, &str)], to: &[&Identity]) -> Se
 }
 
 async fn fake(funcs: Option<interceptor::Funcs>) -> Client {
+    logs();
     let mut builder = ClientBuilder::new()
         .with_resource::<SealedSecret>()
         .with_status_subresource::<SealedSecret>();
@@ -476,4 +477,218 @@ async fn injected_conflicts_and_server_errors_are_retried_and_lose_nothing() {
         ready(fresh(&client, &obj).await.as_ref()),
         ("True".into(), "Unsealed".into())
     );
+}
+
+#[tokio::test]
+async fn one_leader_at_a_time_and_an_expired_lease_is_taken_over() {
+    use ageseal_controller::lease::LeaderElector;
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+    let client = fake(None).await;
+    let api = Api::namespaced(client.clone(), "ageseal-system");
+    let ttl = std::time::Duration::from_secs(15);
+    let a = LeaderElector::new(api.clone(), "ageseal-controller", "replica-a", ttl);
+    let b = LeaderElector::new(api, "ageseal-controller", "replica-b", ttl);
+    let t0 = Timestamp::now();
+    let (got_a, got_b) = tokio::join!(a.try_acquire(t0), b.try_acquire(t0));
+    assert_eq!(
+        u8::from(got_a.expect("a")) + u8::from(got_b.expect("b")),
+        1,
+        "two leaders at once"
+    );
+    let (leader, follower) = if a.try_acquire(t0).await.expect("renew") {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    let t1 = t0 + SignedDuration::from_secs(5);
+    assert!(leader.try_acquire(t1).await.expect("renews"));
+    assert!(
+        !follower.try_acquire(t1).await.expect("asks"),
+        "took a live lease"
+    );
+    let t2 = t1 + SignedDuration::from_secs(16);
+    assert!(
+        follower.try_acquire(t2).await.expect("takes over"),
+        "an expired lease was not taken over"
+    );
+    assert!(
+        !leader.try_acquire(t2).await.expect("asks"),
+        "the old leader kept it"
+    );
+}
+
+async fn get(router: axum::Router, path: &str) -> (u16, String) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(path)
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = router.oneshot(request).await.expect("responds");
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn endpoints_report_health_readiness_metrics_and_public_keys_only() {
+    use ageseal_controller::http::{Health, router};
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
+    keys_api
+        .create(
+            &PostParams::default(),
+            &key_secret(&keys::key_name(0), "active", &east),
+        )
+        .await
+        .expect("key");
+    let store = Arc::new(KeyStore::default());
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::new("us-east-1", store.clone(), metrics.clone()));
+    let app = router(health.clone());
+    assert_eq!(get(app.clone(), "/healthz").await.0, 200);
+    let (code, body) = get(app.clone(), "/readyz").await;
+    assert_eq!((code, body.contains("keys not loaded")), (503, true));
+    store.set(keys::load_keys(&keys_api).await.expect("loads"));
+    assert_eq!(
+        get(app.clone(), "/readyz").await.0,
+        503,
+        "ready before the cache synced"
+    );
+    health.synced.store(true, Ordering::SeqCst);
+    assert_eq!(get(app.clone(), "/readyz").await.0, 200);
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        "us-east-1",
+        store.clone(),
+        metrics.clone(),
+        None,
+    ));
+    let obj = create(
+        &client,
+        &sealed("db", NS, &[("password", "x")], &[&Identity::generate()]),
+    )
+    .await;
+    let _ = reconcile(obj, ctx).await;
+    let (code, text) = get(app.clone(), "/metrics").await;
+    assert_eq!(code, 200);
+    for needle in [
+        "ageseal_reconciles_total 1",
+        "ageseal_reconcile_failures_total{reason=\"NoMatchingKey\"} 1",
+        "ageseal_keys_loaded 1",
+        "ageseal_unseal_duration_seconds_count 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in {text}");
+    }
+    let (code, json) = get(app.clone(), "/v1/recipients").await;
+    assert_eq!(code, 200);
+    let json: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(json["region"], "us-east-1");
+    assert_eq!(json["recipients"][0]["recipient"], east.recipient().to_string());
+    assert!(!json.to_string().contains("AGE-SECRET-KEY"));
+    assert_eq!(get(app, "/v1/decrypt").await.0, 404, "no endpoint decrypts");
+}
+
+/// A writer that keeps everything logged, for the log-leak test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of this test binary, from every test: one global subscriber at TRACE level,
+/// installed by `fake()`, so the log-leak test reads the whole run and not one thread of it.
+fn logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first and only subscriber");
+        captured
+    })
+}
+
+#[test]
+fn logs_of_a_full_run_hold_no_secret_value_or_private_key() {
+    use base64::Engine;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let east = Identity::generate();
+    let secret_values = ["pa55-w0rd-ZEBRA", "tok-QUOKKA-9182"];
+    runtime.block_on(async {
+        let client = fake(None).await;
+        let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
+        keys::ensure_active_key(&keys_api).await.expect("key");
+        keys_api
+            .create(
+                &PostParams::default(),
+                &key_secret(&keys::key_name(7), "active", &east),
+            )
+            .await
+            .expect("key");
+        let store = Arc::new(KeyStore::default());
+        store.set(keys::load_keys(&keys_api).await.expect("loads"));
+        let ctx = Arc::new(Context::new(
+            client.clone(),
+            "us-east-1",
+            store,
+            Arc::new(Metrics::default()),
+            None,
+        ));
+        let good = sealed(
+            "db",
+            NS,
+            &[("password", secret_values[0]), ("token", secret_values[1])],
+            &[&east],
+        );
+        let mut moved = good.clone();
+        moved.metadata.namespace = Some("billing".into());
+        for obj in [good.clone(), moved] {
+            let obj = create(&client, &obj).await;
+            let _ = reconcile(obj.clone(), ctx.clone()).await;
+            let _ = reconcile(fresh(&client, &obj).await, ctx.clone()).await;
+        }
+        put_secret(&client, "taken", &[], None).await;
+        let mut taken = good;
+        taken.metadata.name = Some("taken".into());
+        let _ = reconcile(create(&client, &taken).await, ctx).await;
+    });
+    let logs = String::from_utf8_lossy(&logs().0.lock().expect("lock")).into_owned();
+    assert!(
+        logs.len() > 200,
+        "the run logged almost nothing, so this test proves nothing: {logs}"
+    );
+    assert!(
+        logs.contains("ScopeMismatch") || logs.contains("SecretNotOwned"),
+        "failures were not logged: {logs}"
+    );
+    let secret_key = east.to_secret_string();
+    let mut forbidden: Vec<String> = vec![
+        "AGE-SECRET-KEY".into(),
+        secret_key.to_lowercase(),
+        secret_key.to_string(),
+    ];
+    for value in secret_values {
+        forbidden.push(value.to_owned());
+        forbidden.push(base64::prelude::BASE64_STANDARD.encode(value));
+    }
+    for needle in &forbidden {
+        assert!(!logs.contains(needle.as_str()), "the logs hold secret material");
+    }
 }

@@ -1,0 +1,99 @@
+//! Lease-based leader election (coordination.k8s.io/v1): only the holder reconciles and makes
+//! keys. A stale holder is replaced once its lease has expired; the API's resourceVersion check
+//! makes two candidates racing for the same Lease end with one holder.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
+
+/// One candidate for leadership.
+#[derive(Clone)]
+pub struct LeaderElector {
+    api: Api<Lease>,
+    name: String,
+    holder: String,
+    duration: Duration,
+}
+
+impl std::fmt::Debug for LeaderElector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderElector")
+            .field("name", &self.name)
+            .field("holder", &self.holder)
+            .finish()
+    }
+}
+
+fn conflict(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 409)
+}
+
+impl LeaderElector {
+    /// A candidate called `holder` for Lease `name`, holding it for `duration` per renewal.
+    pub fn new(api: Api<Lease>, name: &str, holder: &str, duration: Duration) -> Self {
+        Self {
+            api,
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            duration,
+        }
+    }
+
+    /// How long a lease lasts without renewal.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Takes or renews the lease at `now`; true when this candidate holds it afterwards.
+    pub async fn try_acquire(&self, now: Timestamp) -> Result<bool, kube::Error> {
+        let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX);
+        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(self.holder.clone()),
+                    lease_duration_seconds: Some(seconds),
+                    acquire_time: Some(MicroTime(now)),
+                    renew_time: Some(MicroTime(now)),
+                    lease_transitions: Some(0),
+                    ..LeaseSpec::default()
+                }),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(e) if conflict(&e) => Ok(false),
+                Err(e) => Err(e),
+            };
+        };
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        let ours = spec.holder_identity.as_deref() == Some(self.holder.as_str());
+        let held_for = i64::from(spec.lease_duration_seconds.unwrap_or(seconds));
+        let expired = spec
+            .renew_time
+            .as_ref()
+            .is_none_or(|t| t.0.as_second() + held_for < now.as_second());
+        if !ours && !expired {
+            return Ok(false);
+        }
+        if !ours {
+            spec.acquire_time = Some(MicroTime(now));
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+            spec.holder_identity = Some(self.holder.clone());
+        }
+        spec.renew_time = Some(MicroTime(now));
+        spec.lease_duration_seconds = Some(seconds);
+        // `replace` carries the resourceVersion we read: a concurrent writer makes this a 409.
+        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+            Ok(_) => Ok(true),
+            Err(e) if conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
