@@ -107,7 +107,15 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     ctx.metrics.reconciles.inc();
     let keys = ctx.keys.get();
     let started = Instant::now();
-    let desired = desired_secret(&obj, &keys.keyring);
+    // Opening values is CPU work (one Diffie-Hellman each): run it on the blocking pool so
+    // concurrent reconciles use every core instead of the one thread polling the controller.
+    let target = obj.clone();
+    let desired = tokio::task::spawn_blocking(move || desired_secret(&target, &keys.keyring))
+        .await
+        .map_err(|e| ReconcileError {
+            reason: "MalformedValue",
+            message: format!("opening values stopped unexpectedly: {e}"),
+        })?;
     ctx.metrics
         .unseal_seconds
         .observe(started.elapsed().as_secs_f64());
