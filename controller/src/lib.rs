@@ -7,6 +7,7 @@ pub mod http;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
+pub mod offline;
 pub mod reconcile;
 pub mod run;
 pub mod secret;

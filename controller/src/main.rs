@@ -3,13 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ageseal_controller::offline;
 use ageseal_controller::run::RunOptions;
-use ageseal_controller::secret::desired_secret;
-use ageseal_core::crd::SealedSecret;
-use ageseal_core::sealed_file::{Document, parse_documents};
-use ageseal_core::{Keyring, parse_identity_file};
 use clap::{Parser, Subcommand};
-use kube::CustomResourceExt;
 
 /// Turns ageseal SealedSecrets into Secrets in one region's cluster.
 #[derive(Debug, Parser)]
@@ -77,40 +73,14 @@ fn read(path: &PathBuf) -> Result<String, Failure> {
 }
 
 fn render(file: &PathBuf, identities: &[PathBuf]) -> Result<(), Failure> {
-    let mut keyring = Keyring::default();
-    for path in identities {
-        let parsed = parse_identity_file(&read(path)?).map_err(|e| {
-            fail(
-                format!("{}: {e}", path.display()),
-                "pass an identity file written by ageseal keygen",
-            )
-        })?;
-        keyring.extend(parsed);
-    }
-    let documents = parse_documents(&read(file)?)
-        .map_err(|e| fail(format!("{}: {e}", file.display()), "pass a file of SealedSecrets"))?;
-    let sealed: Vec<&SealedSecret> = documents
+    let keys = identities
         .iter()
-        .filter_map(|d| match d {
-            Document::Sealed(s) => Some(s.as_ref()),
-            Document::Other(_) => None,
-        })
-        .collect();
-    if sealed.is_empty() {
-        return Err(fail(
-            format!("{} holds no SealedSecret", file.display()),
-            "pass a file written by ageseal seal",
-        ));
-    }
-    let mut out = Vec::new();
-    for object in sealed {
-        let secret = desired_secret(object, &keyring)
-            .map(|desired| desired.secret)
-            .map_err(|e| fail(format!("{} ({})", e.message, e.reason), e.hint))?;
-        out.push(serde_yaml::to_string(&secret).expect("Secret serializes"));
-    }
+        .map(|p| read(p).map(|text| (p.display().to_string(), text)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = offline::render(&file.display().to_string(), &read(file)?, &keys)
+        .map_err(|e| fail(e.message, e.hint))?;
     eprintln!("warning: the output below is plaintext Secret data; do not commit it");
-    print!("{}", out.join("---\n"));
+    print!("{out}");
     Ok(())
 }
 
@@ -159,10 +129,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "ageseal-controller".to_owned()),
         }),
         Command::Crd => {
-            print!(
-                "{}",
-                serde_yaml::to_string(&SealedSecret::crd()).expect("CRD serializes")
-            );
+            print!("{}", offline::crd_yaml());
             Ok(())
         }
         Command::Render { file, identities } => render(&file, &identities),
