@@ -27,6 +27,15 @@ if ! command -v kubectl >/dev/null 2>&1; then
   command -v kubectl >/dev/null 2>&1 || { echo "test.sh: kubectl is required and could not be installed"; exit 1; }
 fi
 
+# Manifest checks: kubernetes-validate (PyPI) and a Lua interpreter for the Argo CD health check.
+K8S_VERSION=1.34.0
+KUBERNETES_VALIDATE=1.37.0
+if ! python3 -m kubernetes_validate --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE"; then
+  echo "test.sh: installing kubernetes-validate==$KUBERNETES_VALIDATE"
+  python3 -m pip install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE"
+fi
+install_debian lua5.4
+
 step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --all --check"
@@ -39,6 +48,37 @@ step "cargo test --workspace"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+step "deploy/: CRD drift, kustomize overlays, strict validation against Kubernetes $K8S_VERSION"
+scratch="$(mktemp -d)"
+trap 'rm -f "$log"; rm -rf "$scratch"' EXIT
+cargo build --quiet --locked -p ageseal-controller
+"$CARGO_TARGET_DIR/debug/ageseal-controller" crd > "$scratch/crd.yaml"
+if ! diff -u deploy/crd.yaml "$scratch/crd.yaml"; then
+  echo "deploy/crd.yaml differs from ageseal-controller crd: run"
+  echo "  cargo run -p ageseal-controller -- crd > deploy/crd.yaml"
+  exit 1
+fi
+validate() { python3 -m kubernetes_validate --strict --quiet -k "$K8S_VERSION" "$@"; }
+validate deploy/crd.yaml
+for overlay in deploy/overlays/*/; do
+  name="$(basename "$overlay")"
+  kubectl kustomize "$overlay" > "$scratch/$name.yaml"
+  validate "$scratch/$name.yaml"
+  grep -q -- "--region=$name" "$scratch/$name.yaml" || { echo "$overlay does not set --region=$name"; exit 1; }
+  echo "$overlay: rendered and valid"
+done
+# The validator must be able to fail: an unknown field in a Deployment is rejected.
+sed 's/^spec:$/spec:\n  replicaz: 3/' "$scratch/us-east-1.yaml" > "$scratch/broken.yaml"
+if validate "$scratch/broken.yaml" >/dev/null 2>&1; then
+  echo "kubernetes-validate accepted a broken manifest"; exit 1
+fi
+python3 scripts/validate_sealed.py deploy/crd.yaml deploy/examples/sealedsecret.yaml
+sed 's/encryptedData:/encryptedDatum:/' deploy/examples/sealedsecret.yaml > "$scratch/bad-sealed.yaml"
+if python3 scripts/validate_sealed.py deploy/crd.yaml "$scratch/bad-sealed.yaml" >/dev/null; then
+  echo "the CRD schema accepted a malformed SealedSecret"; exit 1
+fi
+lua5.4 deploy/monitoring/argocd-health-test.lua
 
 step "scripts/quickstart.sh (the README's quickstart)"
 if ! bash scripts/quickstart.sh >"$log.quickstart" 2>&1; then
