@@ -155,6 +155,10 @@ pub struct KeygenArgs {
     /// Write the identity here (mode 0600, never overwritten) and print only the public key.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Wrap the identity with this AWS KMS key (ARN; the region is taken from it): the file then
+    /// holds only KMS ciphertext, and IAM decides who can use it.
+    #[arg(long, value_name = "ARN")]
+    pub kms_key: Option<String>,
 }
 
 /// `ageseal region`.

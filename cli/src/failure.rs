@@ -13,6 +13,8 @@ pub enum Exit {
     Open = 4,
     /// Reading or writing a file failed.
     Io = 5,
+    /// AWS KMS refused, or could not be reached (KMS-wrapped identities).
+    Kms = 6,
 }
 
 /// A failure to report; never holds secret bytes.
@@ -39,6 +41,11 @@ impl Failure {
     /// Bad input.
     pub fn input(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self::new(Exit::Input, message, hint)
+    }
+
+    /// AWS KMS failed, with its cause and remedy.
+    pub fn kms(what: &str, err: &ageseal_kms::KmsError) -> Self {
+        Self::new(Exit::Kms, format!("{what}: {err}"), err.hint())
     }
 
     /// A file could not be read or written.

@@ -194,17 +194,27 @@ pub fn resolve_recipients(
     found.recipients_for(target, regions)
 }
 
-/// Reads identity files into one keyring; errors name the file, never its contents.
+/// Reads identity files into one keyring; errors name the file, never its contents. Files in
+/// the KMS-wrapped format are unwrapped in memory through AWS KMS `Decrypt`.
 pub fn load_keyring(paths: &[PathBuf]) -> Result<Keyring, Failure> {
     let mut keyring = Keyring::default();
+    let mut wrapped = Vec::new();
     for path in paths {
         let bytes = read_bytes(Some(path))?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
+        let not_identity = || {
             Failure::input(
                 format!("{} is not an identity file", path.display()),
                 "pass a file written by ageseal keygen or age-keygen",
             )
-        })?;
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| not_identity())?;
+        if ageseal_core::wrapped::is_wrapped(text) {
+            let parsed = ageseal_core::wrapped::WrappedIdentity::parse(text).map_err(|e| {
+                Failure::input(format!("{}: {e}", path.display()), "restore the file from backup")
+            })?;
+            wrapped.push((path.clone(), parsed));
+            continue;
+        }
         let identities = parse_identity_file(text).map_err(|e| {
             Failure::input(
                 format!("{}: {e}", path.display()),
@@ -213,7 +223,30 @@ pub fn load_keyring(paths: &[PathBuf]) -> Result<Keyring, Failure> {
         })?;
         keyring.extend(identities);
     }
+    if !wrapped.is_empty() {
+        keyring.extend(unwrap_all(&wrapped)?);
+    }
     Ok(keyring)
+}
+
+fn unwrap_all(
+    wrapped: &[(PathBuf, ageseal_core::wrapped::WrappedIdentity)],
+) -> Result<Vec<ageseal_core::Identity>, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("start", Path::new("the AWS client"), &e))?;
+    let kms = ageseal_kms::AwsKms::new();
+    runtime.block_on(async {
+        let mut identities = Vec::new();
+        for (path, file) in wrapped {
+            let identity = ageseal_kms::unwrap_identity(&kms, file)
+                .await
+                .map_err(|e| Failure::kms(&format!("unwrapping {}", path.display()), &e))?;
+            identities.push(identity);
+        }
+        Ok(identities)
+    })
 }
 
 /// Every YAML or JSON file under `paths` (default `.`), skipping hidden folders, sorted.

@@ -662,3 +662,64 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_kms_wrapped_recovery_key_is_made_by_keygen_and_opens_sealed_files() {
+    use ageseal_kms::moto::Moto;
+    let moto = Moto::start();
+    let arn = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(moto.create_key("us-east-1"));
+    let repo = Repo::new();
+    let with_moto = |args: &[&str], env: &[(&'static str, String)]| {
+        Command::cargo_bin("ageseal")
+            .expect("binary")
+            .current_dir(repo.dir.path())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let out = with_moto(&["keygen", "--kms-key", &arn, "-o", "recovery.kms"], &moto.env());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let recipient = stdout(&out).trim().to_owned();
+    let file = repo.read("recovery.kms");
+    assert!(
+        file.contains("ageseal-kms-identity/v1") && file.contains(&arn) && !file.contains("AGE-SECRET-KEY")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(repo.path("recovery.kms"))
+        .expect("exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let config = format!(
+        "regions:\n- {{name: us-east-1, recipients: [{}]}}\nrecovery:\n- {{name: break-glass, recipient: {recipient}, identity: recovery.kms}}\n",
+        repo.east
+    );
+    repo.write(".ageseal.yaml", &config);
+    repo.seal("db.yaml", DB);
+    let out = with_moto(&["unseal", "-f", "db.yaml", "-i", "recovery.kms"], &moto.env());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(secret_value(&stdout(&out), "password"), b"hunter2");
+
+    repo.write(
+        "tampered.kms",
+        &file.replace("purpose=ageseal-identity", "purpose=something-else"),
+    );
+    let out = with_moto(&["unseal", "-f", "db.yaml", "-i", "tampered.kms"], &moto.env());
+    assert_fails(&out, 6, "wrong key or wrong encryption context");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut unreachable = moto.env();
+    unreachable[0].1 = format!("http://127.0.0.1:{closed}");
+    let out = with_moto(&["unseal", "-f", "db.yaml", "-i", "recovery.kms"], &unreachable);
+    assert_fails(&out, 6, "cannot reach AWS KMS");
+    let out = with_moto(&["keygen", "--kms-key", "not-an-arn", "-o", "x.kms"], &moto.env());
+    assert_fails(&out, 6, "not a KMS key ARN");
+    assert!(!repo.path("x.kms").exists(), "a failed keygen left a file");
+}

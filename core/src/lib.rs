@@ -10,6 +10,7 @@ pub mod keys;
 pub mod manifest;
 pub mod seal;
 pub mod sealed_file;
+pub mod wrapped;
 
 pub use envelope::{Binding, BindingError, Location, Scope};
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientId, parse_identity_file};

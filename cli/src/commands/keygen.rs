@@ -6,13 +6,17 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ageseal_core::Identity;
+use zeroize::Zeroizing;
 
 use crate::args::KeygenArgs;
 use crate::failure::Failure;
 
 pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
     let identity = Identity::generate();
-    let file = identity.to_identity_file(&now_rfc3339());
+    let file = match &args.kms_key {
+        Some(arn) => Zeroizing::new(wrap(&identity, arn)?),
+        None => identity.to_identity_file(&now_rfc3339()),
+    };
     let Some(path) = args.output else {
         // No file asked for: printing the identity is the point, as with age-keygen.
         eprintln!("Public key: {}", identity.recipient());
@@ -41,6 +45,25 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
     }
     println!("{}", identity.recipient());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The identity wrapped by AWS KMS under `arn`, as file text (holds no plaintext key).
+fn wrap(identity: &Identity, arn: &str) -> Result<String, Failure> {
+    use ageseal_core::wrapped::{PURPOSE_IDENTITY, context_for};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("start", std::path::Path::new("the AWS client"), &e))?;
+    let context = context_for(PURPOSE_IDENTITY, identity.recipient(), &[]);
+    let wrapped = runtime
+        .block_on(ageseal_kms::wrap_identity(
+            &ageseal_kms::AwsKms::new(),
+            arn,
+            identity,
+            context,
+        ))
+        .map_err(|e| Failure::kms("wrapping the new identity", &e))?;
+    Ok(wrapped.to_text())
 }
 
 /// UTC now as `YYYY-MM-DDThh:mm:ssZ`, for the identity file's comment.

@@ -1,0 +1,299 @@
+//! ageseal-kms: AWS KMS guards age identities at rest. [`Kms`] is the small trait the CLI and the
+//! controller use; [`AwsKms`] talks to AWS (or any endpoint set by `AWS_ENDPOINT_URL_KMS`), and
+//! [`fake::FakeKms`] stands in where a real endpoint cannot express a case (disabled key, denied).
+
+pub mod fake;
+#[cfg(feature = "moto")]
+pub mod moto;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+
+use ageseal_core::wrapped::{WrappedError, WrappedIdentity, arn_region};
+use ageseal_core::{Identity, parse_identity_file};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use zeroize::Zeroizing;
+
+/// Why KMS did not wrap or unwrap. Each variant names the cause; [`KmsError::hint`] the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KmsError {
+    /// IAM (or a key policy) does not allow this caller to use the key.
+    #[error("AWS KMS denied access to {key}")]
+    AccessDenied {
+        /// Key ARN.
+        key: String,
+    },
+    /// The ciphertext does not belong to this key and encryption context.
+    #[error("AWS KMS refused the ciphertext: wrong key or wrong encryption context for {key}")]
+    WrongContext {
+        /// Key ARN.
+        key: String,
+    },
+    /// The key is disabled or pending deletion.
+    #[error("the KMS key {key} is disabled or pending deletion")]
+    KeyDisabled {
+        /// Key ARN.
+        key: String,
+    },
+    /// No such key in that account and region.
+    #[error("the KMS key {key} does not exist")]
+    KeyNotFound {
+        /// Key ARN.
+        key: String,
+    },
+    /// The endpoint could not be reached.
+    #[error("cannot reach AWS KMS in {region}: {detail}")]
+    Unreachable {
+        /// Region used.
+        region: String,
+        /// Transport detail.
+        detail: String,
+    },
+    /// No usable credentials.
+    #[error("no usable AWS credentials: {0}")]
+    Credentials(String),
+    /// The key ARN or the wrapped file is unusable.
+    #[error("{0}")]
+    Wrapped(#[from] WrappedError),
+    /// KMS returned an identity that is not the one the file names.
+    #[error("the unwrapped identity does not match the file's public key {recipient}")]
+    IdentityMismatch {
+        /// The recipient the file claims.
+        recipient: String,
+    },
+    /// Anything else KMS said.
+    #[error("AWS KMS error {code}: {message}")]
+    Other {
+        /// Error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+}
+
+impl KmsError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            KmsError::AccessDenied { .. } => {
+                "grant kms:Encrypt/kms:Decrypt on this key to your role (IAM policy and key policy), or use the right AWS profile"
+            }
+            KmsError::WrongContext { .. } => {
+                "this file was wrapped for another key or purpose; use the identity file made for this key"
+            }
+            KmsError::KeyDisabled { .. } => "enable the key (aws kms enable-key) or cancel its deletion",
+            KmsError::KeyNotFound { .. } => "check the key ARN, its account and region",
+            KmsError::Unreachable { .. } => {
+                "check the network path to KMS (VPC endpoint, proxy) or AWS_ENDPOINT_URL_KMS"
+            }
+            KmsError::Credentials(_) => {
+                "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with an IAM role (IRSA in a cluster)"
+            }
+            KmsError::Wrapped(_) => {
+                "pass a key ARN like arn:aws:kms:REGION:ACCOUNT:key/ID and an intact wrapped file"
+            }
+            KmsError::IdentityMismatch { .. } => "the file was altered: restore it from backup",
+            KmsError::Other { .. } => "see the AWS KMS documentation for this error code",
+        }
+    }
+}
+
+/// What ageseal needs from KMS.
+pub trait Kms: Send + Sync {
+    /// `Encrypt` under `key` with `context`.
+    fn encrypt(
+        &self,
+        key: &str,
+        plaintext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<u8>, KmsError>> + Send;
+
+    /// `Decrypt` of `ciphertext`, which must have been made under `key` with `context`.
+    fn decrypt(
+        &self,
+        key: &str,
+        ciphertext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Zeroizing<Vec<u8>>, KmsError>> + Send;
+}
+
+/// Wraps `identity` under `key_arn` with `context`.
+pub async fn wrap_identity<K: Kms>(
+    kms: &K,
+    key_arn: &str,
+    identity: &Identity,
+    context: BTreeMap<String, String>,
+) -> Result<WrappedIdentity, KmsError> {
+    arn_region(key_arn)?;
+    let secret = identity.to_secret_string();
+    let ciphertext = kms.encrypt(key_arn, secret.as_bytes(), &context).await?;
+    Ok(WrappedIdentity {
+        key_arn: key_arn.to_owned(),
+        recipient: identity.recipient().clone(),
+        context,
+        ciphertext,
+    })
+}
+
+/// Unwraps a wrapped identity in memory and checks it is the one the file names.
+pub async fn unwrap_identity<K: Kms>(kms: &K, wrapped: &WrappedIdentity) -> Result<Identity, KmsError> {
+    let plain = kms
+        .decrypt(&wrapped.key_arn, &wrapped.ciphertext, &wrapped.context)
+        .await?;
+    let mismatch = || KmsError::IdentityMismatch {
+        recipient: wrapped.recipient.to_string(),
+    };
+    let text = std::str::from_utf8(&plain).map_err(|_| mismatch())?;
+    let identity = parse_identity_file(text).map_err(|_| mismatch())?.remove(0);
+    if identity.recipient() != &wrapped.recipient {
+        return Err(mismatch());
+    }
+    Ok(identity)
+}
+
+/// AWS KMS through the SDK: region from the key ARN, credentials and endpoint from the standard
+/// chain and variables (`AWS_PROFILE`, `AWS_ENDPOINT_URL_KMS`, IRSA, instance roles).
+#[derive(Debug, Default)]
+pub struct AwsKms {
+    clients: Mutex<HashMap<String, aws_sdk_kms::Client>>,
+    endpoint: Option<String>,
+    static_credentials: Option<(String, String)>,
+}
+
+impl AwsKms {
+    /// A client factory; SDK clients are made per region on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends every call to `endpoint` (as `AWS_ENDPOINT_URL_KMS` does) with fixed credentials:
+    /// for tests against a local KMS-compatible server.
+    pub fn with_local_endpoint(endpoint: &str, access_key: &str, secret_key: &str) -> Self {
+        Self {
+            endpoint: Some(endpoint.to_owned()),
+            static_credentials: Some((access_key.to_owned(), secret_key.to_owned())),
+            ..Self::default()
+        }
+    }
+
+    /// The SDK client for a region (for administration in tests, e.g. creating keys).
+    pub async fn sdk_client(&self, region: &str) -> aws_sdk_kms::Client {
+        let arn = format!("arn:aws:kms:{region}:000000000000:key/any");
+        self.client(&arn)
+            .await
+            .map(|(client, _)| client)
+            .expect("the ARN above is well formed")
+    }
+
+    async fn client(&self, key: &str) -> Result<(aws_sdk_kms::Client, String), KmsError> {
+        let region = arn_region(key)?.to_owned();
+        if let Some(client) = self.clients.lock().ok().and_then(|c| c.get(&region).cloned()) {
+            return Ok((client, region));
+        }
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.clone()))
+            .http_client(http);
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some((id, secret)) = &self.static_credentials {
+            let credentials = aws_sdk_kms::config::Credentials::new(id, secret, None, None, "ageseal-static");
+            loader = loader.credentials_provider(credentials);
+        }
+        let config = loader.load().await;
+        let client = aws_sdk_kms::Client::new(&config);
+        if let Ok(mut clients) = self.clients.lock() {
+            clients.insert(region.clone(), client.clone());
+        }
+        Ok((client, region))
+    }
+}
+
+fn context_map(context: &BTreeMap<String, String>) -> HashMap<String, String> {
+    context.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    err: &SdkError<E, R>,
+    key: &str,
+    region: &str,
+) -> KmsError {
+    let key = key.to_owned();
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => KmsError::Unreachable {
+            region: region.to_owned(),
+            detail: aws_sdk_kms::error::DisplayErrorContext(err).to_string(),
+        },
+        SdkError::ConstructionFailure(_) => {
+            KmsError::Credentials(aws_sdk_kms::error::DisplayErrorContext(err).to_string())
+        }
+        _ => match err.code().unwrap_or_default() {
+            "AccessDeniedException" => KmsError::AccessDenied { key },
+            "InvalidCiphertextException" | "IncorrectKeyException" => KmsError::WrongContext { key },
+            "DisabledException" | "KMSInvalidStateException" => KmsError::KeyDisabled { key },
+            "NotFoundException" => KmsError::KeyNotFound { key },
+            "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" => {
+                KmsError::Credentials(err.message().unwrap_or_default().to_owned())
+            }
+            code => KmsError::Other {
+                code: code.to_owned(),
+                message: err.message().unwrap_or_default().to_owned(),
+            },
+        },
+    }
+}
+
+impl Kms for AwsKms {
+    async fn encrypt(
+        &self,
+        key: &str,
+        plaintext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, KmsError> {
+        let (client, region) = self.client(key).await?;
+        let out = client
+            .encrypt()
+            .key_id(key)
+            .plaintext(Blob::new(plaintext))
+            .set_encryption_context(Some(context_map(context)))
+            .send()
+            .await
+            .map_err(|e| classify(&e, key, &region))?;
+        out.ciphertext_blob()
+            .map(|b| b.as_ref().to_vec())
+            .ok_or_else(|| KmsError::Other {
+                code: "EmptyResponse".into(),
+                message: "Encrypt returned no ciphertext".into(),
+            })
+    }
+
+    async fn decrypt(
+        &self,
+        key: &str,
+        ciphertext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let (client, region) = self.client(key).await?;
+        let out = client
+            .decrypt()
+            .key_id(key)
+            .ciphertext_blob(Blob::new(ciphertext))
+            .set_encryption_context(Some(context_map(context)))
+            .send()
+            .await
+            .map_err(|e| classify(&e, key, &region))?;
+        let plain = out.plaintext().map(|b| Zeroizing::new(b.as_ref().to_vec()));
+        plain.ok_or_else(|| KmsError::Other {
+            code: "EmptyResponse".into(),
+            message: "Decrypt returned no plaintext".into(),
+        })
+    }
+}
