@@ -35,6 +35,12 @@ if ! python3 -m kubernetes_validate --version 2>/dev/null | grep -q "$KUBERNETES
   python3 -m pip install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE"
 fi
 install_debian lua5.4
+# moto_server is the KMS-compatible endpoint the KMS tests start on loopback.
+MOTO=5.2.1
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "test.sh: installing moto[server]==$MOTO"
+  python3 -m pip install -q --disable-pip-version-check "moto[server]==$MOTO"
+fi
 
 step() { printf '\n== %s\n' "$*"; }
 

@@ -24,8 +24,6 @@ pub struct Health {
     pub metrics: Arc<Metrics>,
     /// Set once the SealedSecret cache has synced.
     pub synced: AtomicBool,
-    /// Last KMS or key-loading problem, for `/readyz` to explain.
-    pub key_problem: std::sync::Mutex<Option<String>>,
 }
 
 impl Health {
@@ -36,15 +34,17 @@ impl Health {
             keys,
             metrics,
             synced: AtomicBool::new(false),
-            key_problem: std::sync::Mutex::new(None),
         }
     }
 
     /// `None` when ready, else why not.
     pub fn not_ready(&self) -> Option<String> {
         if !self.keys.is_loaded() {
-            let problem = self.key_problem.lock().ok().and_then(|p| p.clone());
-            return Some(problem.unwrap_or_else(|| "keys not loaded yet".to_owned()));
+            return Some(
+                self.keys
+                    .problem()
+                    .unwrap_or_else(|| "keys not loaded yet".to_owned()),
+            );
         }
         if !self.synced.load(Ordering::SeqCst) {
             return Some("SealedSecret cache not synced yet".to_owned());

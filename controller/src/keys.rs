@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use ageseal_core::wrapped::{PURPOSE_CONTROLLER, WrappedIdentity, context_for};
 use ageseal_core::{Identity, Keyring, Recipient, parse_identity_file};
+use ageseal_kms::{AwsKms, Kms, KmsError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -18,6 +20,8 @@ use zeroize::Zeroizing;
 pub const KEY_LABEL: &str = "ageseal.io/key";
 /// Data key holding the identity (`AGE-SECRET-KEY-1...`) in a key Secret.
 pub const IDENTITY_DATA_KEY: &str = "identity";
+/// Data key holding a KMS-wrapped identity (docs/FORMAT.md) in a key Secret.
+pub const WRAPPED_DATA_KEY: &str = "wrapped-identity";
 /// Data key holding the public recipient in a key Secret.
 pub const RECIPIENT_DATA_KEY: &str = "recipient";
 /// ConfigMap publishing the public recipients.
@@ -32,7 +36,34 @@ pub enum KeyError {
     /// The API refused or failed.
     #[error("kubernetes API error on key Secrets: {0}")]
     Api(#[from] kube::Error),
+    /// AWS KMS could not wrap or unwrap a key.
+    #[error("key Secret {secret}: {source} ({})", source.hint())]
+    Kms {
+        /// The key Secret.
+        secret: String,
+        /// Why.
+        source: KmsError,
+    },
 }
+
+/// How key Secrets hold identities: in plain form, or only as AWS KMS ciphertext.
+#[derive(Debug)]
+pub enum KeyGuard<'a, K: Kms = AwsKms> {
+    /// `identity` holds the `AGE-SECRET-KEY-1...` line.
+    Plain,
+    /// `wrapped-identity` holds a KMS-wrapped identity; no plaintext is ever written.
+    Kms {
+        /// The KMS client.
+        kms: &'a K,
+        /// Key ARN (`--kms-key-id`).
+        key_arn: &'a str,
+        /// This controller's region, part of the encryption context.
+        region: &'a str,
+    },
+}
+
+/// Plain key Secrets (no `--kms-key-id`).
+pub const PLAIN: KeyGuard<'static, AwsKms> = KeyGuard::Plain;
 
 /// One loaded key: public half and whether it is active.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,6 +90,7 @@ pub struct KeySet {
 pub struct KeyStore {
     current: RwLock<Arc<KeySet>>,
     loaded: std::sync::atomic::AtomicBool,
+    problem: std::sync::Mutex<Option<String>>,
 }
 
 impl KeyStore {
@@ -74,6 +106,18 @@ impl KeyStore {
             *current = Arc::new(keys);
         }
         self.loaded.store(loaded, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Records why keys could not be (re)loaded, or clears it; `/readyz` reports it.
+    pub fn set_problem(&self, problem: Option<String>) {
+        if let Ok(mut slot) = self.problem.lock() {
+            *slot = problem;
+        }
+    }
+
+    /// The last loading problem, if any.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().ok().and_then(|p| p.clone())
     }
 
     /// True once at least one key is loaded.
@@ -97,8 +141,9 @@ fn is_active(secret: &Secret) -> bool {
     secret.labels().get(KEY_LABEL).is_some_and(|v| v == "active")
 }
 
-/// Reads every key Secret. Unreadable ones are named in `unreadable` (never their contents).
-pub async fn load_keys(api: &Api<Secret>) -> Result<KeySet, KeyError> {
+/// Reads every key Secret, unwrapping KMS-wrapped ones through `guard`. Unreadable ones are named
+/// in `unreadable` (never their contents); a KMS failure fails the whole load.
+pub async fn load_keys<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Result<KeySet, KeyError> {
     let mut secrets: Vec<Secret> = api
         .list(&key_selector())
         .await?
@@ -114,7 +159,19 @@ pub async fn load_keys(api: &Api<Secret>) -> Result<KeySet, KeyError> {
     });
     let mut keys = KeySet::default();
     for secret in &secrets {
-        let Some(identity) = identity_of(secret) else {
+        let identity = match (wrapped_of(secret), guard) {
+            (Some(wrapped), KeyGuard::Kms { kms, .. }) => Some(
+                ageseal_kms::unwrap_identity(*kms, &wrapped)
+                    .await
+                    .map_err(|source| KeyError::Kms {
+                        secret: secret.name_any(),
+                        source,
+                    })?,
+            ),
+            (Some(_), KeyGuard::Plain) => None,
+            (None, _) => identity_of(secret),
+        };
+        let Some(identity) = identity else {
             keys.unreadable.push(secret.name_any());
             continue;
         };
@@ -129,14 +186,18 @@ pub async fn load_keys(api: &Api<Secret>) -> Result<KeySet, KeyError> {
     Ok(keys)
 }
 
+fn wrapped_of(secret: &Secret) -> Option<WrappedIdentity> {
+    let bytes = secret.data.as_ref()?.get(WRAPPED_DATA_KEY)?;
+    WrappedIdentity::parse(std::str::from_utf8(&bytes.0).ok()?).ok()
+}
+
 fn identity_of(secret: &Secret) -> Option<Identity> {
     let bytes = secret.data.as_ref()?.get(IDENTITY_DATA_KEY)?;
     let text = Zeroizing::new(String::from_utf8(bytes.0.clone()).ok()?);
     parse_identity_file(&text).ok()?.into_iter().next()
 }
 
-fn key_secret(name: &str, identity: &Identity) -> Secret {
-    let secret_text = identity.to_secret_string();
+fn key_secret(name: &str, identity: &Identity, identity_data: (&str, Vec<u8>)) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
@@ -144,10 +205,7 @@ fn key_secret(name: &str, identity: &Identity) -> Secret {
             ..ObjectMeta::default()
         },
         data: Some(BTreeMap::from([
-            (
-                IDENTITY_DATA_KEY.to_owned(),
-                ByteString(secret_text.as_bytes().to_vec()),
-            ),
+            (identity_data.0.to_owned(), ByteString(identity_data.1)),
             (
                 RECIPIENT_DATA_KEY.to_owned(),
                 ByteString(identity.recipient().to_string().into_bytes()),
@@ -164,11 +222,29 @@ pub fn key_name(period: u64) -> String {
     format!("{KEY_NAME_PREFIX}{period:012}")
 }
 
-/// Creates key `name` unless it exists; returns whether this call created it.
-async fn create_key(api: &Api<Secret>, name: &str) -> Result<bool, KeyError> {
+/// Creates key `name` unless it exists; returns whether this call created it. With a KMS guard
+/// the Secret holds only the wrapped identity.
+async fn create_key<K: Kms>(
+    api: &Api<Secret>,
+    name: &str,
+    guard: &KeyGuard<'_, K>,
+) -> Result<bool, KeyError> {
     let identity = Identity::generate();
+    let data = match guard {
+        KeyGuard::Plain => (IDENTITY_DATA_KEY, identity.to_secret_string().as_bytes().to_vec()),
+        KeyGuard::Kms { kms, key_arn, region } => {
+            let context = context_for(PURPOSE_CONTROLLER, identity.recipient(), &[("region", region)]);
+            let wrapped = ageseal_kms::wrap_identity(*kms, key_arn, &identity, context)
+                .await
+                .map_err(|source| KeyError::Kms {
+                    secret: name.to_owned(),
+                    source,
+                })?;
+            (WRAPPED_DATA_KEY, wrapped.to_text().into_bytes())
+        }
+    };
     match api
-        .create(&PostParams::default(), &key_secret(name, &identity))
+        .create(&PostParams::default(), &key_secret(name, &identity, data))
         .await
     {
         Ok(_) => Ok(true),
@@ -178,19 +254,24 @@ async fn create_key(api: &Api<Secret>, name: &str) -> Result<bool, KeyError> {
 }
 
 /// Makes the first key if there is no active key; safe when several replicas call it at once.
-pub async fn ensure_active_key(api: &Api<Secret>) -> Result<bool, KeyError> {
+pub async fn ensure_active_key<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Result<bool, KeyError> {
     let existing = api.list(&key_selector()).await?;
     if existing.items.iter().any(is_active) {
         return Ok(false);
     }
-    create_key(api, &key_name(0)).await
+    create_key(api, &key_name(0), guard).await
 }
 
 /// With a rotation period: makes the key for the current period if missing and retires every
 /// older active key. Returns whether a key was created.
-pub async fn rotate(api: &Api<Secret>, period: Duration, now_secs: u64) -> Result<bool, KeyError> {
+pub async fn rotate<K: Kms>(
+    api: &Api<Secret>,
+    guard: &KeyGuard<'_, K>,
+    period: Duration,
+    now_secs: u64,
+) -> Result<bool, KeyError> {
     let current = key_name(now_secs / period.as_secs().max(1));
-    let created = create_key(api, &current).await?;
+    let created = create_key(api, &current, guard).await?;
     for secret in api.list(&key_selector()).await?.items {
         if is_active(&secret) && secret.name_any() != current {
             let patch = serde_json::json!({"metadata": {"labels": {KEY_LABEL: "retired"}}});
@@ -199,6 +280,26 @@ pub async fn rotate(api: &Api<Secret>, period: Duration, now_secs: u64) -> Resul
         }
     }
     Ok(created)
+}
+
+/// Loads the keys into `store`, or records why not (the controller is then not ready when it
+/// holds no key). Returns the loaded set.
+pub async fn refresh<K: Kms>(
+    store: &KeyStore,
+    api: &Api<Secret>,
+    guard: &KeyGuard<'_, K>,
+) -> Result<Arc<KeySet>, KeyError> {
+    match load_keys(api, guard).await {
+        Ok(keys) => {
+            store.set_problem(None);
+            store.set(keys);
+            Ok(store.get())
+        }
+        Err(e) => {
+            store.set_problem(Some(e.to_string()));
+            Err(e)
+        }
+    }
 }
 
 /// Writes the ConfigMap `ageseal-recipients`: `recipients` (newest first, one per line) and `region`.

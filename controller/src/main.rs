@@ -37,6 +37,9 @@ enum Command {
         /// The controller's own namespace (key Secrets, ConfigMap, Lease); default: the pod's.
         #[arg(long, env = "POD_NAMESPACE")]
         controller_namespace: Option<String>,
+        /// Keep key Secrets wrapped by this AWS KMS key (ARN); they never hold a plaintext identity.
+        #[arg(long, value_name = "ARN")]
+        kms_key_id: Option<String>,
     },
     /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
     Crd,
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
             rotate_keys_every,
             listen,
             controller_namespace,
+            kms_key_id,
         } => serve(RunOptions {
             region,
             namespaces,
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
             leader_election,
             rotate_every: rotate_keys_every,
             listen,
+            kms_key_id,
             replica: std::env::var("POD_NAME")
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| "ageseal-controller".to_owned()),

@@ -16,11 +16,12 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::http::{Health, router};
-use crate::keys::{self, KEY_LABEL, KeyStore};
+use crate::keys::{self, KEY_LABEL, KeyGuard, KeyStore};
 use crate::lease::LeaderElector;
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, error_policy, reconcile};
 use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use ageseal_kms::AwsKms;
 
 const LEASE_NAME: &str = "ageseal-controller";
 const LEASE_DURATION: Duration = Duration::from_secs(15);
@@ -42,6 +43,21 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// This replica's name (the Lease holder identity).
     pub replica: String,
+    /// Keep key Secrets KMS-wrapped under this key ARN (`--kms-key-id`).
+    pub kms_key_id: Option<String>,
+}
+
+impl RunOptions {
+    fn guard<'a>(&'a self, kms: &'a AwsKms) -> KeyGuard<'a> {
+        match &self.kms_key_id {
+            Some(key_arn) => KeyGuard::Kms {
+                kms,
+                key_arn,
+                region: &self.region,
+            },
+            None => KeyGuard::Plain,
+        }
+    }
 }
 
 /// Why the controller stopped.
@@ -101,7 +117,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     if options.leader_election {
         hold_leadership(&client, &options, &leader).await?;
     }
-    keys::ensure_active_key(&key_api).await?;
+    let kms = AwsKms::new();
+    keys::ensure_active_key(&key_api, &options.guard(&kms)).await?;
     refresh_keys(&client, &options, &health, true).await?;
     if let Some(period) = options.rotate_every {
         tokio::spawn(rotate_keys(
@@ -168,24 +185,16 @@ async fn refresh_keys(
     publish: bool,
 ) -> Result<(), RunError> {
     let key_api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    let loaded = match keys::load_keys(&key_api).await {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            if let Ok(mut problem) = health.key_problem.lock() {
-                *problem = Some(e.to_string());
-            }
-            return Err(e.into());
-        }
-    };
+    let kms = AwsKms::new();
+    let loaded = keys::refresh(&health.keys, &key_api, &options.guard(&kms)).await?;
     for name in &loaded.unreadable {
-        tracing::warn!(secret = %name, "key Secret has no readable identity; skipped");
+        tracing::warn!(secret = %name, "key Secret has no identity this controller can read; skipped");
     }
     tracing::info!(keys = loaded.keyring.identities().len(), "keys loaded");
     if publish {
         let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), &options.own_namespace);
         keys::publish(&cm_api, &loaded, &options.region).await?;
     }
-    health.keys.set(loaded);
     Ok(())
 }
 
@@ -243,7 +252,8 @@ async fn rotate_keys(client: Client, options: RunOptions, health: Arc<Health>, p
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        match keys::rotate(&api, period, now).await {
+        let kms = AwsKms::new();
+        match keys::rotate(&api, &options.guard(&kms), period, now).await {
             Ok(true) => {
                 tracing::info!("rotated to a new active key");
                 if let Err(e) = refresh_keys(&client, &options, &health, true).await {

@@ -341,7 +341,7 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
         .await
         .expect("key");
     let store = Arc::new(KeyStore::default());
-    store.set(keys::load_keys(&keys_api).await.expect("loads"));
+    store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
     assert_eq!(store.get().published.len(), 1, "retired keys are not published");
     assert_eq!(store.get().published[0].recipient, new.recipient().to_string());
     let ctx = Arc::new(Context::new(
@@ -362,7 +362,7 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
         )
         .await
         .expect("key");
-    store.set(keys::load_keys(&keys_api).await.expect("reloads"));
+    store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("reloads"));
     assert_eq!(
         store.get().published[0].recipient,
         newest.recipient().to_string(),
@@ -387,23 +387,30 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
 async fn two_replicas_starting_together_make_one_key() {
     let client = fake(None).await;
     let api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
-    let (a, b) = tokio::join!(keys::ensure_active_key(&api), keys::ensure_active_key(&api));
+    let (a, b) = tokio::join!(
+        keys::ensure_active_key(&api, &keys::PLAIN),
+        keys::ensure_active_key(&api, &keys::PLAIN)
+    );
     assert_eq!(
         u8::from(a.expect("a")) + u8::from(b.expect("b")),
         1,
         "exactly one replica creates the key"
     );
-    let keyset = keys::load_keys(&api).await.expect("loads");
+    let keyset = keys::load_keys(&api, &keys::PLAIN).await.expect("loads");
     assert_eq!(keyset.keyring.identities().len(), 1);
-    assert!(!keys::ensure_active_key(&api).await.expect("idempotent"));
+    assert!(
+        !keys::ensure_active_key(&api, &keys::PLAIN)
+            .await
+            .expect("idempotent")
+    );
     // Rotation: the same period's key is made once, older active keys retire.
     let period = std::time::Duration::from_secs(86_400);
     let (a, b) = tokio::join!(
-        keys::rotate(&api, period, 86_400 * 10),
-        keys::rotate(&api, period, 86_400 * 10 + 5)
+        keys::rotate(&api, &keys::PLAIN, period, 86_400 * 10),
+        keys::rotate(&api, &keys::PLAIN, period, 86_400 * 10 + 5)
     );
     assert_eq!(u8::from(a.expect("a")) + u8::from(b.expect("b")), 1);
-    let keyset = keys::load_keys(&api).await.expect("loads");
+    let keyset = keys::load_keys(&api, &keys::PLAIN).await.expect("loads");
     assert_eq!(
         (keyset.keyring.identities().len(), keyset.published.len()),
         (2, 1)
@@ -550,7 +557,7 @@ async fn endpoints_report_health_readiness_metrics_and_public_keys_only() {
     assert_eq!(get(app.clone(), "/healthz").await.0, 200);
     let (code, body) = get(app.clone(), "/readyz").await;
     assert_eq!((code, body.contains("keys not loaded")), (503, true));
-    store.set(keys::load_keys(&keys_api).await.expect("loads"));
+    store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
     assert_eq!(
         get(app.clone(), "/readyz").await.0,
         503,
@@ -634,7 +641,9 @@ fn logs_of_a_full_run_hold_no_secret_value_or_private_key() {
     runtime.block_on(async {
         let client = fake(None).await;
         let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
-        keys::ensure_active_key(&keys_api).await.expect("key");
+        keys::ensure_active_key(&keys_api, &keys::PLAIN)
+            .await
+            .expect("key");
         keys_api
             .create(
                 &PostParams::default(),
@@ -643,7 +652,7 @@ fn logs_of_a_full_run_hold_no_secret_value_or_private_key() {
             .await
             .expect("key");
         let store = Arc::new(KeyStore::default());
-        store.set(keys::load_keys(&keys_api).await.expect("loads"));
+        store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
         let ctx = Arc::new(Context::new(
             client.clone(),
             "us-east-1",
@@ -768,4 +777,109 @@ fn monitoring_files_use_only_real_metric_names() {
             "{name} is not exported by the controller:\n{exposed}"
         );
     }
+}
+
+fn all_secret_bytes(secrets: &[Secret]) -> String {
+    secrets
+        .iter()
+        .flat_map(|s| s.data.iter().flatten())
+        .map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(&v.0)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn with_a_kms_key_the_controller_stores_only_wrapped_keys_and_still_opens_values() {
+    use ageseal_controller::keys::KeyGuard;
+    use ageseal_kms::moto::Moto;
+    let moto = Moto::start();
+    let kms = moto.kms();
+    let arn = moto.create_key("us-east-1").await;
+    let guard = KeyGuard::Kms {
+        kms: &kms,
+        key_arn: &arn,
+        region: "us-east-1",
+    };
+    let client = fake(None).await;
+    let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
+    assert!(keys::ensure_active_key(&keys_api, &guard).await.expect("made"));
+    let stored = keys_api.list(&Default::default()).await.expect("list").items;
+    let dump = all_secret_bytes(&stored);
+    assert!(
+        dump.contains("wrapped-identity=") && dump.contains("ageseal-kms-identity/v1"),
+        "{dump}"
+    );
+    assert!(
+        !dump.contains("AGE-SECRET-KEY") && !dump.contains("identity=AGE"),
+        "a plaintext key was written"
+    );
+
+    let store = Arc::new(KeyStore::default());
+    let loaded = keys::refresh(&store, &keys_api, &guard)
+        .await
+        .expect("unwraps at start-up");
+    assert_eq!(loaded.keyring.identities().len(), 1);
+    let published: ageseal_core::Recipient = loaded.published[0].recipient.parse().expect("recipient");
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        "us-east-1",
+        store.clone(),
+        Arc::new(Metrics::default()),
+        None,
+    ));
+    let input = &parse_secrets("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: payments}\nstringData: {password: via-kms}\n").expect("parses")[0];
+    let obj = seal_secret(
+        input,
+        &SealOptions::default(),
+        &[NamedRecipient::new("us-east-1", published)],
+    )
+    .expect("seals");
+    reconcile(create(&client, &obj).await, ctx).await.expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("made"), "password"),
+        b"via-kms"
+    );
+
+    // The same key Secrets without KMS access are unreadable, never misread.
+    let plain = keys::load_keys(&keys_api, &keys::PLAIN).await.expect("lists");
+    assert_eq!((plain.keyring.identities().len(), plain.unreadable.len()), (0, 1));
+}
+
+#[tokio::test]
+async fn while_kms_refuses_the_controller_is_not_ready_and_says_why() {
+    use ageseal_controller::http::{Health, router};
+    use ageseal_controller::keys::KeyGuard;
+    use ageseal_kms::fake::FakeKms;
+    let kms = FakeKms::default();
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/fake";
+    let guard = KeyGuard::Kms {
+        kms: &kms,
+        key_arn: arn,
+        region: "us-east-1",
+    };
+    let client = fake(None).await;
+    let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
+    keys::ensure_active_key(&keys_api, &guard).await.expect("made");
+    let store = Arc::new(KeyStore::default());
+    let health = Arc::new(Health::new(
+        "us-east-1",
+        store.clone(),
+        Arc::new(Metrics::default()),
+    ));
+    health.synced.store(true, Ordering::SeqCst);
+    kms.set_disabled(arn, true);
+    let err = keys::refresh(&store, &keys_api, &guard)
+        .await
+        .map(|_| ())
+        .expect_err("disabled key");
+    assert!(err.to_string().contains("disabled"), "{err}");
+    let (code, body) = get(router(health.clone()), "/readyz").await;
+    assert_eq!(code, 503);
+    assert!(
+        body.contains("disabled") && body.contains("enable the key"),
+        "{body}"
+    );
+    kms.set_disabled(arn, false);
+    keys::refresh(&store, &keys_api, &guard).await.expect("recovers");
+    assert_eq!(get(router(health), "/readyz").await.0, 200);
 }
