@@ -29,6 +29,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Add, list or remove regions in .ageseal.yaml.
     Region(RegionArgs),
+    /// Per-region sync report of SealedSecret files against each region's cluster; exit 1 on drift.
+    Status(StatusArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -177,8 +179,20 @@ pub enum RegionAction {
         /// Region name, e.g. us-east-1.
         name: String,
         /// The region controller's age1... public key.
-        #[arg(long, value_name = "AGE1...")]
-        recipient: String,
+        #[arg(
+            long,
+            value_name = "AGE1...",
+            required_unless_present = "from_cluster",
+            conflicts_with = "from_cluster"
+        )]
+        recipient: Option<String>,
+        /// Read the keys the region's controller publishes (ConfigMap ageseal-recipients) through
+        /// this kubeconfig context.
+        #[arg(long, value_name = "CONTEXT")]
+        from_cluster: Option<String>,
+        /// The controller's namespace in that cluster.
+        #[arg(long, default_value = "ageseal-system", requires = "from_cluster")]
+        controller_namespace: String,
     },
     /// List regions and recovery keys.
     List,
@@ -195,4 +209,31 @@ pub struct CompletionsArgs {
     /// Shell to generate for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `ageseal status` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum StatusOutput {
+    /// Tab-separated table.
+    #[default]
+    Table,
+    /// JSON array of rows.
+    Json,
+}
+
+/// `ageseal status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Files or folders of SealedSecrets (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Kubeconfig context of a region's cluster; repeat once per region.
+    #[arg(long = "context", value_name = "CTX", required = true)]
+    pub contexts: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusOutput::Table)]
+    pub output: StatusOutput,
+    /// The controllers' namespace.
+    #[arg(long, default_value = "ageseal-system")]
+    pub controller_namespace: String,
 }

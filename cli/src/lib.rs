@@ -7,6 +7,7 @@ mod files;
 
 use std::process::ExitCode;
 
+pub use commands::status;
 pub use failure::{Exit, Failure};
 
 /// Runs one parsed command; `Ok` carries the exit code of a command that ran to the end.
@@ -19,6 +20,7 @@ pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
         Command::Rekey(a) => commands::rekey::run(a),
         Command::Keygen(a) => commands::keygen::run(a),
         Command::Region(a) => commands::region::run(a),
+        Command::Status(a) => commands::status::run(a),
         Command::Completions(a) => commands::completions(a),
     }
 }

@@ -4,6 +4,7 @@ pub mod keygen;
 pub mod region;
 pub mod rekey;
 pub mod seal;
+pub mod status;
 pub mod unseal;
 pub mod verify;
 

@@ -13,13 +13,27 @@ use crate::files::{ConfigFinder, FoundConfig, write_atomic};
 pub fn run(args: RegionArgs) -> Result<ExitCode, Failure> {
     let found = ConfigFinder::default().for_dir(Path::new("."))?;
     match args.action {
-        RegionAction::Add { name, recipient } => {
-            let recipient: Recipient = recipient.parse().map_err(|e: ageseal_core::KeyError| {
-                Failure::input(
-                    format!("--recipient: {e}"),
-                    "pass the region controller's age1... public key",
-                )
-            })?;
+        RegionAction::Add {
+            name,
+            recipient,
+            from_cluster,
+            controller_namespace,
+        } => {
+            let recipient: Recipient = match (recipient, from_cluster) {
+                (Some(text), _) => text.parse().map_err(|e: ageseal_core::KeyError| {
+                    Failure::input(
+                        format!("--recipient: {e}"),
+                        "pass the region controller's age1... public key",
+                    )
+                })?,
+                (None, Some(context)) => from_cluster_key(&context, &controller_namespace)?,
+                (None, None) => {
+                    return Err(Failure::input(
+                        "no key given",
+                        "pass --recipient age1... or --from-cluster CONTEXT",
+                    ));
+                }
+            };
             let (path, mut config) = match found {
                 Some(found) => (found.path(), found.config),
                 None => (Path::new(CONFIG_FILE).to_path_buf(), RepoConfig::default()),
@@ -62,5 +76,17 @@ fn require(found: Option<FoundConfig>) -> Result<FoundConfig, Failure> {
             format!("no {CONFIG_FILE} in this folder or any folder above it"),
             "create one with `ageseal region add NAME --recipient age1...`",
         )
+    })
+}
+
+/// The current key a region's controller publishes, read through a kubeconfig context.
+fn from_cluster_key(context: &str, controller_namespace: &str) -> Result<Recipient, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("start", Path::new("the Kubernetes client"), &e))?;
+    runtime.block_on(async {
+        let cluster = super::status::connect(context).await?;
+        super::status::current_key(&cluster, controller_namespace).await
     })
 }
