@@ -93,7 +93,8 @@ fi
 rm -f "$log.quickstart"
 
 # cargo's last line is often a doc-test run of 0 tests; close with the whole run's totals.
-read -r passed failed < <(awk '/^test result:/ {
+# Counts cargo's "test result:" lines and the drill's own "drill: N passed, N failed" line.
+read -r passed failed < <(awk '/^test result:|^drill: [0-9]+ passed/ {
   for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }' "$log")
 step "all checks passed"
