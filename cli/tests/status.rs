@@ -140,6 +140,19 @@ async fn status_reports_each_file_in_each_region_and_finds_drift() {
             .all(|r| !r.present && r.reason == "not applied in this cluster")
     );
     assert!(table(&rows).contains("NO"));
+    // `region add --from-cluster` takes the newest published key the same way.
+    let key = ageseal::status::current_key(&clusters[1], "ageseal-system")
+        .await
+        .expect("published");
+    assert_eq!(key, *c.key.recipient());
+    let err = ageseal::status::current_key(&clusters[1], "elsewhere")
+        .await
+        .expect_err("no ConfigMap there");
+    assert!(
+        err.message.contains("no ConfigMap elsewhere/ageseal-recipients"),
+        "{}",
+        err.message
+    );
     let json = serde_json::to_string(&rows).expect("json");
     assert!(
         !json.contains("\"one\"") && !json.contains("three"),

@@ -305,6 +305,13 @@ async fn replayed_values_and_bad_values_make_no_secret_and_never_blank_one() {
     );
 }
 
+async fn add_key(api: &Api<Secret>, period: u64, state: &str, identity: &Identity) {
+    let secret = key_secret(&keys::key_name(period), state, identity);
+    api.create(&PostParams::default(), &secret)
+        .await
+        .expect("key Secret created");
+}
+
 fn key_secret(name: &str, state: &str, identity: &Identity) -> Secret {
     Secret {
         metadata: ObjectMeta {
@@ -326,20 +333,8 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
     let new = Identity::generate();
     let client = fake(None).await;
     let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
-    keys_api
-        .create(
-            &PostParams::default(),
-            &key_secret(&keys::key_name(1), "retired", &old),
-        )
-        .await
-        .expect("key");
-    keys_api
-        .create(
-            &PostParams::default(),
-            &key_secret(&keys::key_name(2), "active", &new),
-        )
-        .await
-        .expect("key");
+    add_key(&keys_api, 1, "retired", &old).await;
+    add_key(&keys_api, 2, "active", &new).await;
     let store = Arc::new(KeyStore::default());
     store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
     assert_eq!(store.get().published.len(), 1, "retired keys are not published");
@@ -355,13 +350,7 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
     reconcile(obj, ctx.clone()).await.expect("retired key opens");
 
     let newest = Identity::generate();
-    keys_api
-        .create(
-            &PostParams::default(),
-            &key_secret(&keys::key_name(3), "active", &newest),
-        )
-        .await
-        .expect("key");
+    add_key(&keys_api, 3, "active", &newest).await;
     store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("reloads"));
     assert_eq!(
         store.get().published[0].recipient,
@@ -543,13 +532,7 @@ async fn endpoints_report_health_readiness_metrics_and_public_keys_only() {
     let east = Identity::generate();
     let client = fake(None).await;
     let keys_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
-    keys_api
-        .create(
-            &PostParams::default(),
-            &key_secret(&keys::key_name(0), "active", &east),
-        )
-        .await
-        .expect("key");
+    add_key(&keys_api, 0, "active", &east).await;
     let store = Arc::new(KeyStore::default());
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::new("us-east-1", store.clone(), metrics.clone()));
@@ -644,13 +627,7 @@ fn logs_of_a_full_run_hold_no_secret_value_or_private_key() {
         keys::ensure_active_key(&keys_api, &keys::PLAIN)
             .await
             .expect("key");
-        keys_api
-            .create(
-                &PostParams::default(),
-                &key_secret(&keys::key_name(7), "active", &east),
-            )
-            .await
-            .expect("key");
+        add_key(&keys_api, 7, "active", &east).await;
         let store = Arc::new(KeyStore::default());
         store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
         let ctx = Arc::new(Context::new(
