@@ -52,9 +52,10 @@ pub fn render(
         let Document::Sealed(sealed) = document else {
             continue;
         };
-        let desired = desired_secret(sealed, &keyring)
+        let mut desired = desired_secret(sealed, &keyring)
             .map_err(|e| fail(format!("{source}: {} ({})", e.message, e.reason), e.hint))?;
         out.push(serde_yaml::to_string(&desired.secret).expect("Secret serializes"));
+        ageseal_core::sealed_file::wipe(&mut desired.secret);
     }
     if out.is_empty() {
         return Err(fail(

@@ -166,7 +166,13 @@ pub fn backoff(n: u32) -> Duration {
         .min(BACKOFF_CAP)
 }
 
-async fn apply_secret(client: &Client, obj: &SealedSecret, desired: Desired) -> Result<(), Failure> {
+async fn apply_secret(client: &Client, obj: &SealedSecret, mut desired: Desired) -> Result<(), Failure> {
+    let result = write_secret(client, obj, &desired).await;
+    ageseal_core::sealed_file::wipe(&mut desired.secret);
+    result
+}
+
+async fn write_secret(client: &Client, obj: &SealedSecret, desired: &Desired) -> Result<(), Failure> {
     let namespace = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
@@ -174,9 +180,11 @@ async fn apply_secret(client: &Client, obj: &SealedSecret, desired: Desired) -> 
         .get_opt(&name)
         .await
         .map_err(|e| api_failure("reading the Secret", &e))?;
-    if let Some(existing) = &existing {
-        check_may_write(obj, existing, &desired.secret)?;
-        if up_to_date(existing, &desired.secret) {
+    if let Some(mut existing) = existing {
+        let verdict =
+            check_may_write(obj, &existing, &desired.secret).map(|()| up_to_date(&existing, &desired.secret));
+        ageseal_core::sealed_file::wipe(&mut existing);
+        if verdict? {
             return Ok(());
         }
     }

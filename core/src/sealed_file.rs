@@ -114,6 +114,15 @@ pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<Op
     Ok(OpenedSecret { values })
 }
 
+/// Overwrites a Secret's values with zeros once they have been sent or printed: `Secret` keeps
+/// them in plain `Vec`s, which do not clear themselves on drop.
+pub fn wipe(secret: &mut Secret) {
+    use zeroize::Zeroize;
+    for value in secret.data.iter_mut().flat_map(|data| data.values_mut()) {
+        value.0.zeroize();
+    }
+}
+
 /// The Secret a SealedSecret stands for: same name and namespace, the template's labels,
 /// annotations, type and immutability, and the opened values. No owner or controller metadata.
 pub fn plain_secret(sealed: &SealedSecret, opened: &OpenedSecret) -> Secret {
@@ -170,8 +179,14 @@ mod tests {
         let plain = plain_secret(parsed, &opened);
         assert_eq!(plain.metadata.namespace.as_deref(), Some("payments"));
         assert_eq!(plain.type_.as_deref(), Some("kubernetes.io/basic-auth"));
-        assert_eq!(plain.metadata.labels.expect("labels")["app"], "db");
-        assert_eq!(plain.data.expect("data")["password"].0, b"hunter2");
+        assert_eq!(plain.metadata.labels.as_ref().expect("labels")["app"], "db");
+        let mut plain = plain;
+        assert_eq!(plain.data.as_ref().expect("data")["password"].0, b"hunter2");
+        wipe(&mut plain);
+        assert!(
+            plain.data.expect("data")["password"].0.is_empty(),
+            "wiped values are cleared"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ageseal_core::sealed_file::{Document, open_sealed_secret, plain_secret};
+use zeroize::Zeroizing;
 
 use super::{label, load_sealed_file};
 use crate::args::UnsealArgs;
@@ -36,12 +37,18 @@ pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
         ));
     }
     // Everything opened: only now print, so a failure never leaves half the Secrets on screen.
-    let docs: Vec<String> = secrets
-        .iter()
-        .map(|s| serde_yaml::to_string(s).expect("Secret serializes"))
+    let docs: Vec<Zeroizing<String>> = secrets
+        .iter_mut()
+        .map(|s| {
+            let text = Zeroizing::new(serde_yaml::to_string(s).expect("Secret serializes"));
+            ageseal_core::sealed_file::wipe(s);
+            text
+        })
         .collect();
     eprintln!("warning: the output below is plaintext Secret data; do not commit it or leave it on disk");
-    print!("{}", docs.join("---\n"));
+    for (i, doc) in docs.iter().enumerate() {
+        print!("{}{}", if i > 0 { "---\n" } else { "" }, doc.as_str());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
