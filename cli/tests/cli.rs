@@ -400,7 +400,7 @@ fn merge_into_adds_and_replaces_keys_and_leaves_the_rest_alone() {
     assert_fails(
         &repo.run(&["seal", "--merge-into", "db.yaml"], &other),
         3,
-        "namespace",
+        "the input Secret's namespace is \"billing\" but db.yaml holds \"payments\"",
     );
     assert_eq!(repo.read("db.yaml"), unchanged);
 }

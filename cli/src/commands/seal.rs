@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use ageseal_core::config::NamedRecipient;
 use ageseal_core::crd::{SCOPE_ANNOTATION, SealedSecret};
-use ageseal_core::manifest::{PlainSecret, SealOptions, parse_secrets, seal_secret};
+use ageseal_core::manifest::{PlainSecret, SealOptions, SealSecretError, parse_secrets, seal_secret};
 use ageseal_core::sealed_file::Document;
 use ageseal_core::{Binding, Location, Recipient, Scope, seal_base64};
 
@@ -132,7 +132,21 @@ fn merge_into(args: &SealArgs, target: &Path, secrets: &[PlainSecret]) -> Result
         allow_empty: false,
     };
     let recipients = resolve_recipients(Some(target), &args.recipients, &args.regions)?;
-    let fresh = seal_one(secret, &options, &recipients)?;
+    let fresh = seal_secret(secret, &options, &recipients).map_err(|e| match e {
+        SealSecretError::Conflict {
+            field,
+            in_manifest,
+            on_command_line,
+            ..
+        } => Failure::input(
+            format!(
+                "the input Secret's {field} is {in_manifest:?} but {} holds {on_command_line:?}",
+                target.display()
+            ),
+            "merge a Secret with the same name and namespace, or seal it into its own file with -o",
+        ),
+        other => Failure::input(other.to_string(), other.hint()),
+    })?;
     if hint_ids(&fresh) != hint_ids(existing) {
         return Err(Failure::input(
             format!(
