@@ -146,7 +146,7 @@ fn each_region_and_the_recovery_key_open_what_seal_wrote() {
     for key in ["east.key", "west.key", "recovery.key"] {
         let out = repo.run(&["unseal", "-f", "apps/db.yaml", "-i", key], "");
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(stderr(&out).contains("plaintext"));
+        assert!(stderr(&out).contains("unencrypted"));
         assert_eq!(secret_value(&stdout(&out), "password"), b"hunter2");
         assert_eq!(secret_value(&stdout(&out), "user"), b"admin");
     }

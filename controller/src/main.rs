@@ -82,7 +82,7 @@ fn render(file: &PathBuf, identities: &[PathBuf]) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     let out = offline::render(&file.display().to_string(), &read(file)?, &keys)
         .map_err(|e| fail(e.message, e.hint))?;
-    eprintln!("warning: the output below is plaintext Secret data; do not commit it");
+    eprintln!("warning: the output below holds the Secret values unencrypted; do not commit it");
     print!("{out}");
     Ok(())
 }

@@ -19,7 +19,8 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
     };
     let Some(path) = args.output else {
         // No file asked for: printing the identity is the point, as with age-keygen.
-        eprintln!("Public key: {}", identity.recipient());
+        let public_key = identity.recipient();
+        eprintln!("Public key: {public_key}");
         print!("{}", file.as_str());
         return Ok(ExitCode::SUCCESS);
     };
@@ -43,7 +44,8 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
         let _ = std::fs::remove_file(&path);
         return Err(Failure::io("write", &path, &e));
     }
-    println!("{}", identity.recipient());
+    let public_key = identity.recipient();
+    println!("{public_key}");
     Ok(ExitCode::SUCCESS)
 }
 

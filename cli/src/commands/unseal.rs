@@ -45,7 +45,9 @@ pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
             text
         })
         .collect();
-    eprintln!("warning: the output below is plaintext Secret data; do not commit it or leave it on disk");
+    eprintln!(
+        "warning: the output below holds the Secret values unencrypted; do not commit it or leave it on disk"
+    );
     for (i, doc) in docs.iter().enumerate() {
         print!("{}{}", if i > 0 { "---\n" } else { "" }, doc.as_str());
     }
