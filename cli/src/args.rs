@@ -121,8 +121,9 @@ pub struct UnsealArgs {
     /// SealedSecret file; `-` or absent for stdin.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Identity file(s) (age-keygen format); repeatable.
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY", required = true)]
+    /// Identity file(s) (age-keygen format, or KMS-wrapped); repeatable. Default: the recovery
+    /// identity files named in .ageseal.yaml.
+    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
     pub identities: Vec<PathBuf>,
 }
 
@@ -143,8 +144,9 @@ pub struct RekeyArgs {
     /// Files or folders to re-seal (default: the current folder).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Identity file(s) that open the current values; repeatable.
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY", required = true)]
+    /// Identity file(s) that open the current values; repeatable. Default: the recovery
+    /// identity files named in .ageseal.yaml.
+    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
     pub identities: Vec<PathBuf>,
     /// Say what would change; write nothing.
     #[arg(long)]

@@ -627,10 +627,10 @@ fn completions_and_usage_errors() {
     let out = repo.run(&["completions", "bash"], "");
     assert!(out.status.success() && stdout(&out).contains("ageseal"));
     assert_eq!(repo.run(&["seal", "--key", "k"], "").status.code(), Some(2));
-    assert_eq!(
-        repo.run(&["unseal", "-f", "x.yaml"], "").status.code(),
-        Some(2),
-        "-i is required"
+    assert_fails(
+        &repo.run(&["unseal", "-f", "x.yaml"], ""),
+        3,
+        "names no recovery identity file",
     );
 }
 
@@ -701,6 +701,10 @@ fn a_kms_wrapped_recovery_key_is_made_by_keygen_and_opens_sealed_files() {
     repo.write(".ageseal.yaml", &config);
     repo.seal("db.yaml", DB);
     let out = with_moto(&["unseal", "-f", "db.yaml", "-i", "recovery.kms"], &moto.env());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(secret_value(&stdout(&out), "password"), b"hunter2");
+    // Without -i, the recovery identity .ageseal.yaml names is used.
+    let out = with_moto(&["unseal", "-f", "db.yaml"], &moto.env());
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(secret_value(&stdout(&out), "password"), b"hunter2");
 

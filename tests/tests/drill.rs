@@ -212,7 +212,7 @@ async fn drill(kms_key: &str) {
     ageseal(&["region", "remove", "us-east-1"]);
     let c = Region::start("eu-west-1").await;
     ageseal(&["region", "add", "eu-west-1", "--recipient", &c.recipient()]);
-    ageseal(&["rekey", "-i", "recovery.age.kms"]);
+    ageseal(&["rekey"]); // with the recovery identity .ageseal.yaml names (KMS-wrapped)
     ageseal(&["verify"]);
     let files = sealed_files(Path::new("apps"));
     assert_eq!(files.len(), APPS);
