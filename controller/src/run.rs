@@ -107,23 +107,26 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     tokio::spawn(async move { axum::serve(listener, router(served)).await });
 
     let key_api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
+    // One KMS client for the process: the AWS config (credentials chain) is loaded once.
+    let kms = Arc::new(AwsKms::new());
     let leader = Arc::new(AtomicBool::new(!options.leader_election));
     tokio::spawn(watch_keys(
         client.clone(),
         options.clone(),
+        kms.clone(),
         health.clone(),
         leader.clone(),
     ));
     if options.leader_election {
         hold_leadership(&client, &options, &leader).await?;
     }
-    let kms = AwsKms::new();
     keys::ensure_active_key(&key_api, &options.guard(&kms)).await?;
-    refresh_keys(&client, &options, &health, true).await?;
+    refresh_keys(&client, &options, &kms, &health, true).await?;
     if let Some(period) = options.rotate_every {
         tokio::spawn(rotate_keys(
             client.clone(),
             options.clone(),
+            kms.clone(),
             health.clone(),
             period,
         ));
@@ -181,12 +184,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
 async fn refresh_keys(
     client: &Client,
     options: &RunOptions,
+    kms: &AwsKms,
     health: &Health,
     publish: bool,
 ) -> Result<(), RunError> {
     let key_api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    let kms = AwsKms::new();
-    let loaded = keys::refresh(&health.keys, &key_api, &options.guard(&kms)).await?;
+    let loaded = keys::refresh(&health.keys, &key_api, &options.guard(kms)).await?;
     for name in &loaded.unreadable {
         tracing::warn!(secret = %name, "key Secret has no identity this controller can read; skipped");
     }
@@ -200,7 +203,13 @@ async fn refresh_keys(
 
 /// Key Secrets added or relabelled later take effect without a restart. A replica that is not
 /// the leader has no SealedSecret cache: its cache is the key watch, synced after the first load.
-async fn watch_keys(client: Client, options: RunOptions, health: Arc<Health>, leader: Arc<AtomicBool>) {
+async fn watch_keys(
+    client: Client,
+    options: RunOptions,
+    kms: Arc<AwsKms>,
+    health: Arc<Health>,
+    leader: Arc<AtomicBool>,
+) {
     let api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
     let mut events = watcher(api, watcher::Config::default().labels(KEY_LABEL))
         .touched_objects()
@@ -208,7 +217,7 @@ async fn watch_keys(client: Client, options: RunOptions, health: Arc<Health>, le
     while let Some(event) = events.next().await {
         if event.is_ok() {
             let is_leader = leader.load(Ordering::SeqCst);
-            match refresh_keys(&client, &options, &health, is_leader).await {
+            match refresh_keys(&client, &options, &kms, &health, is_leader).await {
                 Ok(()) if !is_leader => health.synced.store(true, Ordering::SeqCst),
                 Ok(()) => {}
                 Err(e) => tracing::warn!("reloading keys: {e}"),
@@ -246,17 +255,22 @@ async fn hold_leadership(
     Ok(())
 }
 
-async fn rotate_keys(client: Client, options: RunOptions, health: Arc<Health>, period: Duration) {
+async fn rotate_keys(
+    client: Client,
+    options: RunOptions,
+    kms: Arc<AwsKms>,
+    health: Arc<Health>,
+    period: Duration,
+) {
     let api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
     loop {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let kms = AwsKms::new();
         match keys::rotate(&api, &options.guard(&kms), period, now).await {
             Ok(true) => {
                 tracing::info!("rotated to a new active key");
-                if let Err(e) = refresh_keys(&client, &options, &health, true).await {
+                if let Err(e) = refresh_keys(&client, &options, &kms, &health, true).await {
                     tracing::warn!("reloading keys after rotation: {e}");
                 }
             }
