@@ -727,3 +727,49 @@ fn a_kms_wrapped_recovery_key_is_made_by_keygen_and_opens_sealed_files() {
     assert_fails(&out, 6, "not a KMS key ARN");
     assert!(!repo.path("x.kms").exists(), "a failed keygen left a file");
 }
+
+#[test]
+fn unknown_kubeconfig_contexts_are_refused_with_a_hint_and_change_nothing() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    repo.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    );
+    let config_before = repo.read(".ageseal.yaml");
+    let kubeconfig = repo.path("kubeconfig");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("ageseal")
+            .expect("binary")
+            .current_dir(repo.dir.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    assert_fails(
+        &run(&["status", "--context", "nowhere"]),
+        3,
+        "kubeconfig context nowhere",
+    );
+    assert_fails(
+        &run(&["region", "add", "eu-west-1", "--from-cluster", "nowhere"]),
+        3,
+        "kubectl config get-contexts",
+    );
+    assert_eq!(repo.read(".ageseal.yaml"), config_before);
+    assert_eq!(
+        run(&[
+            "region",
+            "add",
+            "x",
+            "--recipient",
+            &repo.east,
+            "--from-cluster",
+            "c"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
