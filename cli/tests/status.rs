@@ -1,7 +1,6 @@
 //! `ageseal status` against two in-memory API instances standing in for two regions, each with
 //! its own controller (the real reconcile) having applied what it could.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use ageseal_controller::keys::{KeySet, KeyStore};
 use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::{Context, reconcile};
 use ageseal_core::config::NamedRecipient;
-use ageseal_core::crd::SealedSecret;
+use ageseal_core::crd::{PublishedRecipients, SealedSecret};
 use ageseal_core::manifest::{SealOptions, parse_secrets, seal_secret};
 use ageseal_core::{Identity, Keyring};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -37,10 +36,13 @@ async fn region(name: &'static str) -> Region {
             name: Some("ageseal-recipients".into()),
             ..ObjectMeta::default()
         },
-        data: Some(BTreeMap::from([
-            ("recipients".to_owned(), key.recipient().to_string()),
-            ("region".to_owned(), name.to_owned()),
-        ])),
+        data: Some(
+            PublishedRecipients {
+                region: Some(name.to_owned()),
+                recipients: vec![key.recipient().clone()],
+            }
+            .to_data(),
+        ),
         ..ConfigMap::default()
     };
     Api::<ConfigMap>::namespaced(client.clone(), "ageseal-system")

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use ageseal_core::crd::{PublishedRecipients, RECIPIENTS_CONFIGMAP};
 use ageseal_core::wrapped::{PURPOSE_CONTROLLER, WrappedIdentity, context_for};
-use ageseal_core::{Identity, Keyring, Recipient, parse_identity_file};
+use ageseal_core::{Identity, Keyring, parse_identity_file};
 use ageseal_kms::{AwsKms, Kms, KmsError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -24,8 +25,6 @@ pub const IDENTITY_DATA_KEY: &str = "identity";
 pub const WRAPPED_DATA_KEY: &str = "wrapped-identity";
 /// Data key holding the public recipient in a key Secret.
 pub const RECIPIENT_DATA_KEY: &str = "recipient";
-/// ConfigMap publishing the public recipients.
-pub const RECIPIENTS_CONFIGMAP: &str = "ageseal-recipients";
 /// Field manager for every write the controller makes.
 pub const FIELD_MANAGER: &str = "ageseal-controller";
 const KEY_NAME_PREFIX: &str = "ageseal-key-";
@@ -302,33 +301,27 @@ pub async fn refresh<K: Kms>(
     }
 }
 
-/// Writes the ConfigMap `ageseal-recipients`: `recipients` (newest first, one per line) and `region`.
+/// Writes the ConfigMap `ageseal-recipients` (see [`PublishedRecipients`]): active keys, newest
+/// first, and the region.
 pub async fn publish(api: &Api<ConfigMap>, keys: &KeySet, region: &str) -> Result<(), KeyError> {
-    let recipients: Vec<&str> = keys.published.iter().map(|k| k.recipient.as_str()).collect();
+    let published = PublishedRecipients {
+        region: Some(region.to_owned()),
+        recipients: keys
+            .published
+            .iter()
+            .filter_map(|k| k.recipient.parse().ok())
+            .collect(),
+    };
     let config_map = ConfigMap {
         metadata: ObjectMeta {
             name: Some(RECIPIENTS_CONFIGMAP.to_owned()),
             ..ObjectMeta::default()
         },
-        data: Some(BTreeMap::from([
-            ("recipients".to_owned(), recipients.join("\n")),
-            ("region".to_owned(), region.to_owned()),
-        ])),
+        data: Some(published.to_data()),
         ..ConfigMap::default()
     };
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch(RECIPIENTS_CONFIGMAP, &params, &Patch::Apply(&config_map))
         .await?;
     Ok(())
-}
-
-/// Parses the published recipients back (used by tests and by `ageseal region add --from-cluster`).
-pub fn published_recipients(config_map: &ConfigMap) -> Vec<Recipient> {
-    let text = config_map
-        .data
-        .as_ref()
-        .and_then(|d| d.get("recipients"))
-        .cloned()
-        .unwrap_or_default();
-    text.lines().filter_map(|line| line.trim().parse().ok()).collect()
 }

@@ -366,8 +366,12 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
     keys::publish(&cm_api, &store.get(), "us-east-1")
         .await
         .expect("published");
-    let cm = cm_api.get(keys::RECIPIENTS_CONFIGMAP).await.expect("exists");
-    let published = keys::published_recipients(&cm);
+    let cm = cm_api
+        .get(ageseal_core::crd::RECIPIENTS_CONFIGMAP)
+        .await
+        .expect("exists");
+    let published =
+        ageseal_core::crd::PublishedRecipients::from_data(&cm.data.unwrap_or_default()).recipients;
     assert_eq!(published.len(), 2);
     assert_eq!(published[0], *newest.recipient());
 }

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::keys::RecipientId;
+use crate::keys::{Recipient, RecipientId};
 
 /// Annotation mirroring the sealed scope; informational, the envelope is authoritative.
 pub const SCOPE_ANNOTATION: &str = "ageseal.io/scope";
@@ -15,6 +15,44 @@ pub const SCOPE_ANNOTATION: &str = "ageseal.io/scope";
 pub const MANAGED_ANNOTATION: &str = "ageseal.io/managed";
 /// The `kubectl apply` annotation; it would hold the plaintext Secret, so it is always stripped.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// ConfigMap, in the controller's namespace, where a region's controller publishes its public keys.
+pub const RECIPIENTS_CONFIGMAP: &str = "ageseal-recipients";
+
+/// The data of the `ageseal-recipients` ConfigMap: `recipients` (newest active key first, one
+/// `age1...` per line) and `region`. Written by the controller, read by `ageseal status` and
+/// `ageseal region add --from-cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublishedRecipients {
+    /// The controller's region, if it says.
+    pub region: Option<String>,
+    /// Public keys, newest first.
+    pub recipients: Vec<Recipient>,
+}
+
+impl PublishedRecipients {
+    /// The ConfigMap data.
+    pub fn to_data(&self) -> BTreeMap<String, String> {
+        let lines: Vec<String> = self.recipients.iter().map(Recipient::to_string).collect();
+        let mut data = BTreeMap::from([("recipients".to_owned(), lines.join("\n"))]);
+        if let Some(region) = &self.region {
+            data.insert("region".to_owned(), region.clone());
+        }
+        data
+    }
+
+    /// Reads ConfigMap data; lines that are not recipients are skipped.
+    pub fn from_data(data: &BTreeMap<String, String>) -> Self {
+        let recipients = data
+            .get("recipients")
+            .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default();
+        Self {
+            region: data.get("region").cloned(),
+            recipients,
+        }
+    }
+}
 
 /// Secret values sealed with age for one or more regions' controllers.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -168,6 +206,24 @@ mod tests {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(columns, ["Ready", "Reason", "Age"]);
+    }
+
+    #[test]
+    fn published_recipients_round_trip_in_order() {
+        let keys: Vec<Recipient> = (0..2)
+            .map(|_| crate::keys::Identity::generate().recipient().clone())
+            .collect();
+        let published = PublishedRecipients {
+            region: Some("us-east-1".into()),
+            recipients: keys,
+        };
+        let mut data = published.to_data();
+        assert_eq!(PublishedRecipients::from_data(&data), published);
+        data.insert("recipients".into(), format!("junk\n{}", published.recipients[1]));
+        assert_eq!(
+            PublishedRecipients::from_data(&data).recipients,
+            [published.recipients[1].clone()]
+        );
     }
 
     #[test]

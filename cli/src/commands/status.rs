@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ageseal_core::crd::{SealedSecret, spec_hash};
+use ageseal_core::crd::{PublishedRecipients, RECIPIENTS_CONFIGMAP, SealedSecret, spec_hash};
 use ageseal_core::sealed_file::Document;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Api, Client};
@@ -14,9 +14,6 @@ use super::{label, load_sealed_file};
 use crate::args::{StatusArgs, StatusOutput};
 use crate::failure::{Exit, Failure};
 use crate::files::manifest_files;
-
-/// ConfigMap a region's controller publishes its public keys and region name in.
-pub const RECIPIENTS_CONFIGMAP: &str = "ageseal-recipients";
 
 /// One region's cluster as seen through a kubeconfig context.
 #[derive(Clone)]
@@ -108,16 +105,9 @@ async fn published_keys(
             "install ageseal-controller in that cluster (deploy/overlays/REGION)",
         )
     })?;
-    let data = cm.data.unwrap_or_default();
-    let region = data
-        .get("region")
-        .cloned()
-        .unwrap_or_else(|| cluster.context.clone());
-    let keys = data
-        .get("recipients")
-        .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default();
-    Ok((region, keys))
+    let published = PublishedRecipients::from_data(&cm.data.unwrap_or_default());
+    let region = published.region.unwrap_or_else(|| cluster.context.clone());
+    Ok((region, published.recipients))
 }
 
 /// One row per (file's SealedSecret, cluster).
