@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ageseal::status::{Cluster, report, table};
-use ageseal_controller::keys::{KeySet, KeyStore};
+use ageseal_controller::keys::KeyStore;
 use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::{Context, reconcile};
 use ageseal_core::config::NamedRecipient;
@@ -72,11 +72,7 @@ fn seal(name: &str, value: &str, to: &[&Region]) -> SealedSecret {
 async fn apply(region: &Region, object: &SealedSecret) {
     let api: Api<SealedSecret> = Api::namespaced(region.client.clone(), "payments");
     let created = api.create(&PostParams::default(), object).await.expect("applied");
-    let store = Arc::new(KeyStore::default());
-    store.set(KeySet {
-        keyring: Keyring::new([region.key.clone()]),
-        ..KeySet::default()
-    });
+    let store = Arc::new(KeyStore::holding(Keyring::new([region.key.clone()])));
     let ctx = Arc::new(Context::new(
         region.client.clone(),
         region.name,

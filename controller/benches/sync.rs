@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ageseal_controller::keys::{KeySet, KeyStore};
+use ageseal_controller::keys::KeyStore;
 use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::{Context, reconcile};
 use ageseal_core::config::NamedRecipient;
@@ -77,11 +77,7 @@ async fn sync(n: usize) {
         .build()
         .await
         .expect("fake client");
-    let store = Arc::new(KeyStore::default());
-    store.set(KeySet {
-        keyring: Keyring::new([ours]),
-        ..KeySet::default()
-    });
+    let store = Arc::new(KeyStore::holding(Keyring::new([ours])));
     let ctx = Arc::new(Context::new(
         client.clone(),
         "us-east-1",

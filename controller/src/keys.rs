@@ -93,6 +93,16 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
+    /// A store holding these identities (and publishing none): for offline use and tests.
+    pub fn holding(keyring: Keyring) -> Self {
+        let store = Self::default();
+        store.set(KeySet {
+            keyring,
+            ..KeySet::default()
+        });
+        store
+    }
+
     /// The key set in force.
     pub fn get(&self) -> Arc<KeySet> {
         self.current.read().map(|k| Arc::clone(&k)).unwrap_or_default()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ageseal_controller::keys::{self, KEY_LABEL, KeySet, KeyStore};
+use ageseal_controller::keys::{self, KEY_LABEL, KeyStore};
 use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::{Context, error_policy, reconcile};
 use ageseal_core::config::NamedRecipient;
@@ -47,12 +47,7 @@ async fn fake(funcs: Option<interceptor::Funcs>) -> Client {
     builder.build().await.expect("fake client")
 }
 
-fn context(client: &Client, identities: &[&Identity]) -> Arc<Context> {
-    let store = Arc::new(KeyStore::default());
-    store.set(KeySet {
-        keyring: Keyring::new(identities.iter().map(|i| (*i).clone())),
-        ..KeySet::default()
-    });
+fn context_with(client: &Client, store: Arc<KeyStore>) -> Arc<Context> {
     Arc::new(Context::new(
         client.clone(),
         "us-east-1",
@@ -60,6 +55,11 @@ fn context(client: &Client, identities: &[&Identity]) -> Arc<Context> {
         Arc::new(Metrics::default()),
         None,
     ))
+}
+
+fn context(client: &Client, identities: &[&Identity]) -> Arc<Context> {
+    let keyring = Keyring::new(identities.iter().map(|i| (*i).clone()));
+    context_with(client, Arc::new(KeyStore::holding(keyring)))
 }
 
 async fn create(client: &Client, obj: &SealedSecret) -> Arc<SealedSecret> {
@@ -339,13 +339,7 @@ async fn a_retired_key_still_opens_old_values_and_new_keys_load_without_restart(
     store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
     assert_eq!(store.get().published.len(), 1, "retired keys are not published");
     assert_eq!(store.get().published[0].recipient, new.recipient().to_string());
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        "us-east-1",
-        store.clone(),
-        Arc::new(Metrics::default()),
-        None,
-    ));
+    let ctx = context_with(&client, store.clone());
     let obj = create(&client, &sealed("db", NS, &[("password", "old")], &[&old])).await;
     reconcile(obj, ctx.clone()).await.expect("retired key opens");
 
@@ -634,13 +628,7 @@ fn logs_of_a_full_run_hold_no_secret_value_or_private_key() {
         add_key(&keys_api, 7, "active", &east).await;
         let store = Arc::new(KeyStore::default());
         store.set(keys::load_keys(&keys_api, &keys::PLAIN).await.expect("loads"));
-        let ctx = Arc::new(Context::new(
-            client.clone(),
-            "us-east-1",
-            store,
-            Arc::new(Metrics::default()),
-            None,
-        ));
+        let ctx = context_with(&client, store);
         let good = sealed(
             "db",
             NS,
@@ -689,11 +677,7 @@ async fn ready_transitions_are_recorded_as_events_once() {
     use kube::runtime::events::{Recorder, Reporter};
     let east = Identity::generate();
     let client = fake(None).await;
-    let store = Arc::new(KeyStore::default());
-    store.set(KeySet {
-        keyring: Keyring::new([east.clone()]),
-        ..KeySet::default()
-    });
+    let store = Arc::new(KeyStore::holding(Keyring::new([east.clone()])));
     let reporter = Reporter {
         controller: "ageseal-controller".into(),
         instance: Some("test".into()),
@@ -801,13 +785,7 @@ async fn with_a_kms_key_the_controller_stores_only_wrapped_keys_and_still_opens_
         .expect("unwraps at start-up");
     assert_eq!(loaded.keyring.identities().len(), 1);
     let published: ageseal_core::Recipient = loaded.published[0].recipient.parse().expect("recipient");
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        "us-east-1",
-        store.clone(),
-        Arc::new(Metrics::default()),
-        None,
-    ));
+    let ctx = context_with(&client, store.clone());
     let input = &parse_secrets("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: payments}\nstringData: {password: via-kms}\n").expect("parses")[0];
     let obj = seal_secret(
         input,
