@@ -121,10 +121,18 @@ pub struct UnsealArgs {
     /// SealedSecret file; `-` or absent for stdin.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Identities that open the values.
+    #[command(flatten)]
+    pub identities: OpeningIdentities,
+}
+
+/// The `-i` of commands that must open values: given files, or the recovery identities.
+#[derive(Debug, clap::Args)]
+pub struct OpeningIdentities {
     /// Identity file(s) (age-keygen format, or KMS-wrapped); repeatable. Default: the recovery
     /// identity files named in .ageseal.yaml.
     #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
-    pub identities: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
 }
 
 /// `ageseal verify`.
@@ -144,10 +152,9 @@ pub struct RekeyArgs {
     /// Files or folders to re-seal (default: the current folder).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Identity file(s) that open the current values; repeatable. Default: the recovery
-    /// identity files named in .ageseal.yaml.
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
-    pub identities: Vec<PathBuf>,
+    /// Identities that open the current values.
+    #[command(flatten)]
+    pub identities: OpeningIdentities,
     /// Say what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,

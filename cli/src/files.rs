@@ -194,32 +194,34 @@ pub fn resolve_recipients(
     found.recipients_for(target, regions)
 }
 
-/// The `-i` files given, or else the recovery identity files `.ageseal.yaml` names (paths
-/// relative to the config's folder), found from the working folder.
-pub fn identities_or_recovery(given: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
-    if !given.is_empty() {
-        return Ok(given.to_vec());
+impl crate::args::OpeningIdentities {
+    /// The keyring from the `-i` files given, or else from the recovery identity files
+    /// `.ageseal.yaml` names (paths relative to the config's folder), found from the working folder.
+    pub fn keyring(&self) -> Result<Keyring, Failure> {
+        if !self.files.is_empty() {
+            return load_keyring(&self.files);
+        }
+        let none = || {
+            Failure::input(
+                "no identity given, and .ageseal.yaml names no recovery identity file",
+                "pass -i IDENTITY, or add `identity: FILE` to a recovery entry in .ageseal.yaml",
+            )
+        };
+        let found = ConfigFinder::default()
+            .for_dir(Path::new("."))?
+            .ok_or_else(none)?;
+        let files: Vec<PathBuf> = found
+            .config
+            .recovery
+            .iter()
+            .filter_map(|r| r.identity.as_ref())
+            .map(|f| found.dir.join(f))
+            .collect();
+        if files.is_empty() {
+            return Err(none());
+        }
+        load_keyring(&files)
     }
-    let none = || {
-        Failure::input(
-            "no identity given, and .ageseal.yaml names no recovery identity file",
-            "pass -i IDENTITY, or add `identity: FILE` to a recovery entry in .ageseal.yaml",
-        )
-    };
-    let found = ConfigFinder::default()
-        .for_dir(Path::new("."))?
-        .ok_or_else(none)?;
-    let files: Vec<PathBuf> = found
-        .config
-        .recovery
-        .iter()
-        .filter_map(|r| r.identity.as_ref())
-        .map(|f| found.dir.join(f))
-        .collect();
-    if files.is_empty() {
-        return Err(none());
-    }
-    Ok(files)
 }
 
 /// Reads identity files into one keyring; errors name the file, never its contents. Files in

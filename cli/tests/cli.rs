@@ -58,13 +58,12 @@ impl Repo {
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        Command::cargo_bin("ageseal")
-            .expect("binary")
-            .current_dir(self.dir.path())
-            .args(args)
-            .write_stdin(stdin)
-            .output()
-            .expect("runs")
+        ageseal_in(self.dir.path(), args, stdin, &[])
+    }
+
+    /// `run` with extra environment variables.
+    fn run_env(&self, args: &[&str], env: &[(&str, String)]) -> Output {
+        ageseal_in(self.dir.path(), args, "", env)
     }
 
     /// Seals a kubectl-made Secret into `rel`.
@@ -73,6 +72,18 @@ impl Repo {
         let out = self.run(&["seal", "-o", rel], &kubectl(kubectl_args));
         assert!(out.status.success(), "{}", stderr(&out));
     }
+}
+
+/// Runs the `ageseal` binary in `dir`.
+fn ageseal_in(dir: &std::path::Path, args: &[&str], stdin: &str, env: &[(&str, String)]) -> Output {
+    Command::cargo_bin("ageseal")
+        .expect("binary")
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .expect("runs")
 }
 
 fn stdout(out: &Output) -> String {
@@ -294,13 +305,7 @@ fn seal_error_paths_say_what_and_what_to_do_and_write_nothing() {
 #[test]
 fn seal_without_config_explains_how_to_make_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::cargo_bin("ageseal")
-        .expect("binary")
-        .current_dir(dir.path())
-        .args(["seal"])
-        .write_stdin(kubectl(DB))
-        .output()
-        .expect("runs");
+    let out = ageseal_in(dir.path(), &["seal"], &kubectl(DB), &[]);
     assert_fails(&out, 3, "ageseal region add");
 }
 
@@ -612,12 +617,7 @@ fn region_add_list_remove_edit_the_config() {
     );
     // Nested folders find the config by walking up.
     std::fs::create_dir_all(repo.path("deep/er")).expect("mkdir");
-    let out = Command::cargo_bin("ageseal")
-        .expect("binary")
-        .current_dir(repo.path("deep/er"))
-        .args(["region", "list"])
-        .output()
-        .expect("runs");
+    let out = ageseal_in(&repo.path("deep/er"), &["region", "list"], "", &[]);
     assert!(stdout(&out).contains("us-east-1"));
 }
 
@@ -671,15 +671,7 @@ fn a_kms_wrapped_recovery_key_is_made_by_keygen_and_opens_sealed_files() {
         .expect("runtime")
         .block_on(moto.create_key("us-east-1"));
     let repo = Repo::new();
-    let with_moto = |args: &[&str], env: &[(&'static str, String)]| {
-        Command::cargo_bin("ageseal")
-            .expect("binary")
-            .current_dir(repo.dir.path())
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let with_moto = |args: &[&str], env: &[(&'static str, String)]| repo.run_env(args, env);
     let out = with_moto(&["keygen", "--kms-key", &arn, "-o", "recovery.kms"], &moto.env());
     assert!(out.status.success(), "{}", stderr(&out));
     let recipient = stdout(&out).trim().to_owned();
@@ -737,16 +729,8 @@ fn unknown_kubeconfig_contexts_are_refused_with_a_hint_and_change_nothing() {
         "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
     );
     let config_before = repo.read(".ageseal.yaml");
-    let kubeconfig = repo.path("kubeconfig");
-    let run = |args: &[&str]| {
-        Command::cargo_bin("ageseal")
-            .expect("binary")
-            .current_dir(repo.dir.path())
-            .env("KUBECONFIG", &kubeconfig)
-            .args(args)
-            .output()
-            .expect("runs")
-    };
+    let kubeconfig = [("KUBECONFIG", repo.path("kubeconfig").display().to_string())];
+    let run = |args: &[&str]| repo.run_env(args, &kubeconfig);
     assert_fails(
         &run(&["status", "--context", "nowhere"]),
         3,

@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{hint_ids, label};
 use crate::args::RekeyArgs;
 use crate::failure::{Exit, Failure};
-use crate::files::{ConfigFinder, identities_or_recovery, load_keyring, manifest_files, write_atomic};
+use crate::files::{ConfigFinder, manifest_files, write_atomic};
 
 struct Rewrite {
     path: PathBuf,
@@ -24,7 +24,7 @@ struct Rewrite {
 }
 
 pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
-    let keyring = load_keyring(&identities_or_recovery(&args.identities)?)?;
+    let keyring = args.identities.keyring()?;
     let files = manifest_files(&args.paths)?;
     let progress = if std::io::stderr().is_terminal() {
         ProgressBar::new(files.len() as u64).with_style(

@@ -9,10 +9,9 @@ use zeroize::Zeroizing;
 use super::{label, load_sealed_file};
 use crate::args::UnsealArgs;
 use crate::failure::{Exit, Failure};
-use crate::files::{identities_or_recovery, load_keyring};
 
 pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
-    let keyring = load_keyring(&identities_or_recovery(&args.identities)?)?;
+    let keyring = args.identities.keyring()?;
     let path = args.file.clone().unwrap_or_else(|| "-".into());
     let documents = load_sealed_file(&path)?;
     let name = display(&path);
