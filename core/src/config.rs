@@ -125,7 +125,27 @@ pub struct RepoConfig {
     /// Path rules; the first match wins, no match means every region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
+    /// The rules' globs, compiled once: `verify` and `rekey` match every file of a tree.
+    #[serde(skip)]
+    compiled: CompiledRules,
 }
+
+/// Compiled rule globs, with the paths they were compiled from so edits to `rules` are noticed.
+/// Clones share it (a config is cloned per file by the CLI's config finder); it is not part of
+/// the config's value, so every cache compares equal.
+#[derive(Debug, Default, Clone)]
+struct CompiledRules(std::sync::Arc<std::sync::Mutex<Vec<CompiledRule>>>);
+
+/// A rule's path and its compiled glob (`None` only for a glob that failed validation).
+type CompiledRule = (String, Option<GlobMatcher>);
+
+impl PartialEq for CompiledRules {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CompiledRules {}
 
 fn invalid(field: String, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -249,11 +269,28 @@ impl RepoConfig {
 
     fn matching_rule(&self, path: &str) -> Option<&Rule> {
         let path = path.trim_start_matches("./");
-        self.rules
+        let mut compiled = self
+            .compiled
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = compiled.len() == self.rules.len()
+            && compiled
+                .iter()
+                .zip(&self.rules)
+                .all(|((glob, _), rule)| *glob == rule.path);
+        if !current {
+            *compiled = self
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| (rule.path.clone(), rule_matcher(i, &rule.path).ok()))
+                .collect();
+        }
+        let index = compiled
             .iter()
-            .enumerate()
-            .find(|(i, rule)| rule_matcher(*i, &rule.path).is_ok_and(|m| m.is_match(path)))
-            .map(|(_, rule)| rule)
+            .position(|(_, m)| m.as_ref().is_some_and(|m| m.is_match(path)))?;
+        self.rules.get(index)
     }
 
     /// Adds a region with one recipient, after the existing ones.
@@ -363,6 +400,29 @@ mod tests {
         assert_eq!(
             config.recipients_for(None, &["mars-1".into()]),
             Err(ConfigError::UnknownRegion("mars-1".into()))
+        );
+    }
+
+    #[test]
+    fn edited_rules_are_matched_as_edited() {
+        let mut config = sample();
+        assert_eq!(
+            names(&config.recipients_for(Some("eu/a.yaml"), &[]).expect("ok")),
+            ["eu-west-1", "break-glass"]
+        );
+        config.rules[0].path = "asia/**".into();
+        assert_eq!(
+            config.recipients_for(Some("eu/a.yaml"), &[]).expect("ok").len(),
+            4
+        );
+        assert_eq!(
+            names(
+                &config
+                    .clone()
+                    .recipients_for(Some("asia/a.yaml"), &[])
+                    .expect("ok")
+            )[0],
+            "eu-west-1"
         );
     }
 
