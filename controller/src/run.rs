@@ -12,7 +12,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::http::{Health, router};
@@ -211,11 +211,15 @@ async fn watch_keys(
     leader: Arc<AtomicBool>,
 ) {
     let api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    let mut events = watcher(api, watcher::Config::default().labels(KEY_LABEL))
-        .touched_objects()
-        .boxed();
+    let mut events = watcher(api, watcher::Config::default().labels(KEY_LABEL)).boxed();
     while let Some(event) = events.next().await {
-        if event.is_ok() {
+        // Reload once the initial list is complete and on each later change, not once per key
+        // Secret of the initial list (with KMS, every reload is a Decrypt per key).
+        let changed = matches!(
+            event,
+            Ok(watcher::Event::InitDone | watcher::Event::Apply(_) | watcher::Event::Delete(_))
+        );
+        if changed {
             let is_leader = leader.load(Ordering::SeqCst);
             match refresh_keys(&client, &options, &kms, &health, is_leader).await {
                 Ok(()) if !is_leader => health.synced.store(true, Ordering::SeqCst),
