@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# One target dir per machine, shared by every checkout, so a second run does not rebuild.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ageseal/target}"
+# One cache folder per machine, shared by every checkout: the target dir (so a second run does
+# not rebuild) and the unpacked control-plane binaries.
+cache="${AGESEAL_CACHE:-$HOME/.cache/ageseal}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -27,13 +29,30 @@ if ! command -v kubectl >/dev/null 2>&1; then
   command -v kubectl >/dev/null 2>&1 || { echo "test.sh: kubectl is required and could not be installed"; exit 1; }
 fi
 
-# Manifest checks: kubernetes-validate (PyPI) and a Lua interpreter for the Argo CD health check.
-K8S_VERSION=1.34.0
-KUBERNETES_VALIDATE=1.37.0
-if ! python3 -m kubernetes_validate --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE"; then
-  echo "test.sh: installing kubernetes-validate==$KUBERNETES_VALIDATE"
-  python3 -m pip install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE"
+# The real control plane (envtest layout, DESIGN §9): etcd from Debian; kube-apiserver and
+# kube-controller-manager from KUBEBUILDER_ASSETS, or unpacked and checksummed from
+# ../shared/envtest into the cache. openssl makes each control plane's ServiceAccount key.
+install_debian etcd-server openssl xz-utils
+envtest_expected=false
+if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
+  envtest_expected=true
+elif [ -d ../shared/envtest ]; then
+  envtest_expected=true
+  assets="$cache/envtest/1.36.2"
+  sums="$(realpath ../shared/envtest/SHA256SUMS)"
+  if ! (cd "$assets" 2>/dev/null && sha256sum --quiet -c "$sums" >/dev/null 2>&1); then
+    echo "test.sh: unpacking kube-apiserver and kube-controller-manager into $assets"
+    mkdir -p "$assets"
+    for f in kube-apiserver kube-controller-manager; do
+      xz -dc "../shared/envtest/$f.xz" > "$assets/$f.partial" && chmod +x "$assets/$f.partial"
+      mv "$assets/$f.partial" "$assets/$f"
+    done
+    (cd "$assets" && sha256sum --quiet -c "$sums")
+  fi
+  ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$assets/etcd"
+  export KUBEBUILDER_ASSETS="$assets"
 fi
+# The Argo CD health check (Lua) is run on sample objects.
 install_debian lua5.4
 # moto_server is the KMS-compatible endpoint the KMS tests start on loopback.
 MOTO=5.2.1
@@ -55,7 +74,14 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 
-step "deploy/: CRD drift, kustomize overlays, strict validation against Kubernetes $K8S_VERSION"
+# Suites that need a control plane say SKIPPED when they found none; where one was available that
+# is a failure, and it is never counted as passed.
+skipped="$(grep '^SKIPPED:' "$log" || true)"
+if [ -n "$skipped" ] && [ "$envtest_expected" = true ]; then
+  echo "$skipped"; echo "test.sh: control-plane binaries were available but suites skipped"; exit 1
+fi
+
+step "deploy/: CRD drift and overlays (applied server-side by controller/tests/control_plane)"
 scratch="$(mktemp -d)"
 trap 'rm -f "$log"; rm -rf "$scratch"' EXIT
 cargo build --quiet --locked -p ageseal-controller
@@ -65,25 +91,12 @@ if ! diff -u deploy/crd.yaml "$scratch/crd.yaml"; then
   echo "  cargo run -p ageseal-controller -- crd > deploy/crd.yaml"
   exit 1
 fi
-validate() { python3 -m kubernetes_validate --strict --quiet -k "$K8S_VERSION" "$@"; }
-validate deploy/crd.yaml
 for overlay in deploy/overlays/*/; do
   name="$(basename "$overlay")"
   kubectl kustomize "$overlay" > "$scratch/$name.yaml"
-  validate "$scratch/$name.yaml"
   grep -q -- "--region=$name" "$scratch/$name.yaml" || { echo "$overlay does not set --region=$name"; exit 1; }
-  echo "$overlay: rendered and valid"
+  echo "$overlay: renders and sets --region=$name"
 done
-# The validator must be able to fail: an unknown field in a Deployment is rejected.
-sed 's/^spec:$/spec:\n  replicaz: 3/' "$scratch/us-east-1.yaml" > "$scratch/broken.yaml"
-if validate "$scratch/broken.yaml" >/dev/null 2>&1; then
-  echo "kubernetes-validate accepted a broken manifest"; exit 1
-fi
-python3 scripts/validate_sealed.py deploy/crd.yaml deploy/examples/sealedsecret.yaml
-sed 's/encryptedData:/encryptedDatum:/' deploy/examples/sealedsecret.yaml > "$scratch/bad-sealed.yaml"
-if python3 scripts/validate_sealed.py deploy/crd.yaml "$scratch/bad-sealed.yaml" >/dev/null; then
-  echo "the CRD schema accepted a malformed SealedSecret"; exit 1
-fi
 lua5.4 deploy/monitoring/argocd-health-test.lua
 
 step "scripts/quickstart.sh (the README's quickstart)"
@@ -98,4 +111,5 @@ read -r passed failed < <(awk '/^test result:|^drill: [0-9]+ passed/ {
   for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }' "$log")
 step "all checks passed"
+[ -n "$skipped" ] && echo "$skipped"
 echo "tests: $passed passed, $failed failed"

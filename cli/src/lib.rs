@@ -13,6 +13,9 @@ pub use failure::{Exit, Failure};
 /// Runs one parsed command; `Ok` carries the exit code of a command that ran to the end.
 pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
     use args::Command;
+    // Builds that enable both of rustls' providers (a workspace test build does) leave rustls
+    // unable to choose one by itself: choose ring, which kube and the AWS client are built with.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match args.command {
         Command::Seal(a) => commands::seal::run(a),
         Command::Unseal(a) => commands::unseal::run(a),

@@ -1,8 +1,9 @@
 //! HTTP endpoints served by every replica: `/healthz`, `/readyz`, `/metrics` and
 //! `/v1/recipients` (public keys only). Nothing here decrypts or says whether it could.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -22,34 +23,75 @@ pub struct Health {
     pub keys: Arc<KeyStore>,
     /// Metrics to expose.
     pub metrics: Arc<Metrics>,
-    /// Set once the SealedSecret cache has synced.
-    pub synced: AtomicBool,
+    /// True while this replica reconciles (always, without leader election).
+    pub leading: AtomicBool,
+    /// Watched scopes whose SealedSecrets have not been listed yet.
+    unsynced: AtomicUsize,
+    /// What keeps failing right now, by source (a watch, the API server): reported, never silent.
+    problems: Mutex<BTreeMap<String, String>>,
 }
 
 impl Health {
-    /// Not ready until keys load and caches sync.
-    pub fn new(region: &str, keys: Arc<KeyStore>, metrics: Arc<Metrics>) -> Self {
+    /// Not ready until keys load and the SealedSecrets of `scopes` watched scopes are listed.
+    pub fn new(region: &str, keys: Arc<KeyStore>, metrics: Arc<Metrics>, scopes: usize) -> Self {
         Self {
             region: region.to_owned(),
             keys,
             metrics,
-            synced: AtomicBool::new(false),
+            leading: AtomicBool::new(false),
+            unsynced: AtomicUsize::new(scopes),
+            problems: Mutex::default(),
         }
+    }
+
+    /// One watched scope has listed its SealedSecrets (call once per scope).
+    pub fn scope_synced(&self) {
+        let _ = self
+            .unsynced
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// True once every watched scope has listed its SealedSecrets.
+    pub fn synced(&self) -> bool {
+        self.unsynced.load(Ordering::SeqCst) == 0
+    }
+
+    /// Records what fails for `source` now (`Some`), or that it works again (`None`).
+    pub fn set_problem(&self, source: &str, problem: Option<String>) {
+        let mut problems = self
+            .problems
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match problem {
+            Some(problem) => problems.insert(source.to_owned(), problem),
+            None => problems.remove(source),
+        };
     }
 
     /// `None` when ready, else why not.
     pub fn not_ready(&self) -> Option<String> {
+        let mut why = Vec::new();
         if !self.keys.is_loaded() {
-            return Some(
+            why.push(
                 self.keys
                     .problem()
                     .unwrap_or_else(|| "keys not loaded yet".to_owned()),
             );
         }
-        if !self.synced.load(Ordering::SeqCst) {
-            return Some("SealedSecret cache not synced yet".to_owned());
+        let problems = self
+            .problems
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        why.extend(
+            problems
+                .iter()
+                .map(|(source, problem)| format!("{source}: {problem}")),
+        );
+        // A standby replica has no SealedSecret cache until it leads; it serves keys and metrics.
+        if self.leading.load(Ordering::SeqCst) && !self.synced() {
+            why.push("SealedSecret cache not synced yet".to_owned());
         }
-        None
+        (!why.is_empty()).then(|| why.join("; "))
     }
 }
 
@@ -64,9 +106,9 @@ pub fn router(health: Arc<Health>) -> Router {
 }
 
 async fn readyz(State(health): State<Arc<Health>>) -> impl IntoResponse {
-    let ready = health.not_ready().is_none();
-    health.metrics.ready.set(i64::from(ready));
-    match health.not_ready() {
+    let not_ready = health.not_ready();
+    health.metrics.ready.set(i64::from(not_ready.is_none()));
+    match not_ready {
         None => (StatusCode::OK, "ready\n".to_owned()),
         Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
     }

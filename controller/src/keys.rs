@@ -1,6 +1,7 @@
-//! The controller's own keys: Secrets labelled `ageseal.io/key=active|retired` in its namespace,
-//! generated on first start (one key even when replicas race), rotated on a period, published in
-//! the ConfigMap `ageseal-recipients`, and reloaded whenever they change.
+//! The controller's own keys: Secrets of type `ageseal.io/key` in its namespace, labelled
+//! `ageseal.io/key=active|retired` and written by its field manager; generated on first start (one
+//! key even when replicas race), rotated on a period, published in the ConfigMap
+//! `ageseal-recipients`. A Secret that only carries the label is not a key.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -17,8 +18,12 @@ use kube::{Api, ResourceExt};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-/// Label marking a key Secret and its state.
+/// Label marking a key Secret and its state: `active`, `retired` (still opens values) or
+/// `revoked` (kept for the record, no longer loaded).
 pub const KEY_LABEL: &str = "ageseal.io/key";
+/// The Secret type of key Secrets. Secret types cannot change after creation, and the controller
+/// never produces this type from a SealedSecret.
+pub const KEY_SECRET_TYPE: &str = "ageseal.io/key";
 /// Data key holding the identity (`AGE-SECRET-KEY-1...`) in a key Secret.
 pub const IDENTITY_DATA_KEY: &str = "identity";
 /// Data key holding a KMS-wrapped identity (docs/FORMAT.md) in a key Secret.
@@ -35,6 +40,11 @@ pub enum KeyError {
     /// The API refused or failed.
     #[error("kubernetes API error on key Secrets: {0}")]
     Api(#[from] kube::Error),
+    /// The name a new key must have is taken by a Secret that is not a key of this controller.
+    #[error(
+        "Secret {0} exists but is not a key made by this controller (type ageseal.io/key, field manager ageseal-controller); no key was made or retired: delete or rename that Secret"
+    )]
+    NameTaken(String),
     /// AWS KMS could not wrap or unwrap a key.
     #[error("key Secret {secret}: {source} ({})", source.hint())]
     Kms {
@@ -82,6 +92,8 @@ pub struct KeySet {
     pub published: Vec<PublishedKey>,
     /// Key Secrets that could not be read (names only).
     pub unreadable: Vec<String>,
+    /// Secrets labelled as keys that are not keys (wrong type or not written by the controller).
+    pub impostors: Vec<String>,
 }
 
 /// The current key set, swapped whole when keys change; readers never wait on the API.
@@ -139,11 +151,18 @@ fn key_selector() -> ListParams {
     ListParams::default().labels(KEY_LABEL)
 }
 
-fn is_key(secret: &Secret) -> bool {
-    secret
-        .labels()
-        .get(KEY_LABEL)
-        .is_some_and(|v| v == "active" || v == "retired")
+/// A key Secret made by the controller (or by an operator on its behalf, docs/OPERATIONS.md): the
+/// label, the dedicated type, and an entry of the controller's field manager. Anything else that
+/// carries the label is ignored.
+pub fn is_key(secret: &Secret) -> bool {
+    let state = secret.labels().get(KEY_LABEL);
+    let written_by_us = secret
+        .managed_fields()
+        .iter()
+        .any(|entry| entry.manager.as_deref() == Some(FIELD_MANAGER));
+    state.is_some_and(|v| v == "active" || v == "retired")
+        && secret.type_.as_deref() == Some(KEY_SECRET_TYPE)
+        && written_by_us
 }
 
 fn is_active(secret: &Secret) -> bool {
@@ -153,20 +172,23 @@ fn is_active(secret: &Secret) -> bool {
 /// Reads every key Secret, unwrapping KMS-wrapped ones through `guard`. Unreadable ones are named
 /// in `unreadable` (never their contents); a KMS failure fails the whole load.
 pub async fn load_keys<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Result<KeySet, KeyError> {
-    let mut secrets: Vec<Secret> = api
+    let (mut secrets, impostors): (Vec<Secret>, Vec<Secret>) = api
         .list(&key_selector())
         .await?
         .items
         .into_iter()
-        .filter(is_key)
-        .collect();
+        .filter(|s| s.labels().get(KEY_LABEL).is_some_and(|v| v != "revoked"))
+        .partition(is_key);
     // Newest first: names carry a zero-padded sequence, and active keys come before retired.
     secrets.sort_by(|a, b| {
         is_active(b)
             .cmp(&is_active(a))
             .then_with(|| b.name_any().cmp(&a.name_any()))
     });
-    let mut keys = KeySet::default();
+    let mut keys = KeySet {
+        impostors: impostors.iter().map(ResourceExt::name_any).collect(),
+        ..KeySet::default()
+    };
     for secret in &secrets {
         let identity = match (wrapped_of(secret), guard) {
             (Some(wrapped), KeyGuard::Kms { kms, .. }) => Some(
@@ -220,7 +242,7 @@ fn key_secret(name: &str, identity: &Identity, identity_data: (&str, Vec<u8>)) -
                 ByteString(identity.recipient().to_string().into_bytes()),
             ),
         ])),
-        type_: Some("Opaque".to_owned()),
+        type_: Some(KEY_SECRET_TYPE.to_owned()),
         ..Secret::default()
     }
 }
@@ -252,27 +274,54 @@ async fn create_key<K: Kms>(
             (WRAPPED_DATA_KEY, wrapped.to_text().into_bytes())
         }
     };
-    match api
-        .create(&PostParams::default(), &key_secret(name, &identity, data))
-        .await
-    {
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    match api.create(&params, &key_secret(name, &identity, data)).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Makes the first key if there is no active key; safe when several replicas call it at once.
-pub async fn ensure_active_key<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Result<bool, KeyError> {
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The rotation period index now, for keys rotated every `period`.
+pub fn current_period(period: Duration) -> u64 {
+    now_secs() / period.as_secs().max(1)
+}
+
+/// Makes the key of rotation period `period` (0 without rotation) if there is no active key;
+/// safe when several replicas call it at once. A Secret that only looks like a key does not count.
+pub async fn ensure_active_key<K: Kms>(
+    api: &Api<Secret>,
+    guard: &KeyGuard<'_, K>,
+    period: u64,
+) -> Result<bool, KeyError> {
     let existing = api.list(&key_selector()).await?;
-    if existing.items.iter().any(is_active) {
+    if existing.items.iter().any(|s| is_key(s) && is_active(s)) {
         return Ok(false);
     }
-    create_key(api, &key_name(0), guard).await
+    let name = key_name(period);
+    if create_key(api, &name, guard).await? {
+        return Ok(true);
+    }
+    // Someone else made it: a racing replica (fine), or something that is not a key.
+    match api.get_opt(&name).await? {
+        Some(secret) if is_key(&secret) => Ok(false),
+        _ => Err(KeyError::NameTaken(name)),
+    }
 }
 
 /// With a rotation period: makes the key for the current period if missing and retires every
-/// older active key. Returns whether a key was created.
+/// older active key. Returns whether a key was created. Nothing is retired unless the current
+/// period's key is a real key: a Secret squatting on its name stops rotation with an error.
 pub async fn rotate<K: Kms>(
     api: &Api<Secret>,
     guard: &KeyGuard<'_, K>,
@@ -281,10 +330,21 @@ pub async fn rotate<K: Kms>(
 ) -> Result<bool, KeyError> {
     let current = key_name(now_secs / period.as_secs().max(1));
     let created = create_key(api, &current, guard).await?;
-    for secret in api.list(&key_selector()).await?.items {
-        if is_active(&secret) && secret.name_any() != current {
+    let secrets = api.list(&key_selector()).await?.items;
+    let genuine = secrets
+        .iter()
+        .any(|s| s.name_any() == current && is_key(s) && is_active(s));
+    if !genuine {
+        return Err(KeyError::NameTaken(current));
+    }
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    for secret in secrets {
+        if is_key(&secret) && is_active(&secret) && secret.name_any() != current {
             let patch = serde_json::json!({"metadata": {"labels": {KEY_LABEL: "retired"}}});
-            api.patch(&secret.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            api.patch(&secret.name_any(), &params, &Patch::Merge(&patch))
                 .await?;
         }
     }
@@ -312,7 +372,7 @@ pub async fn refresh<K: Kms>(
 }
 
 /// Writes the ConfigMap `ageseal-recipients` (see [`PublishedRecipients`]): active keys, newest
-/// first, and the region.
+/// first, and the region; no write when it already says that.
 pub async fn publish(api: &Api<ConfigMap>, keys: &KeySet, region: &str) -> Result<(), KeyError> {
     let published = PublishedRecipients {
         region: Some(region.to_owned()),
@@ -322,12 +382,17 @@ pub async fn publish(api: &Api<ConfigMap>, keys: &KeySet, region: &str) -> Resul
             .filter_map(|k| k.recipient.parse().ok())
             .collect(),
     };
+    let data = published.to_data();
+    let current = api.get_opt(RECIPIENTS_CONFIGMAP).await.ok().flatten();
+    if current.and_then(|cm| cm.data).as_ref() == Some(&data) {
+        return Ok(());
+    }
     let config_map = ConfigMap {
         metadata: ObjectMeta {
             name: Some(RECIPIENTS_CONFIGMAP.to_owned()),
             ..ObjectMeta::default()
         },
-        data: Some(published.to_data()),
+        data: Some(data),
         ..ConfigMap::default()
     };
     let params = PatchParams::apply(FIELD_MANAGER).force();

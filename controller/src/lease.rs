@@ -2,13 +2,23 @@
 //! keys. A stale holder is replaced once its lease has expired; the API's resourceVersion check
 //! makes two candidates racing for the same Lease end with one holder.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
+
+use crate::http::Health;
+
+/// How often candidates try to take the lease and the leader renews it (client-go's default).
+pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
+/// A leader that could not renew for this long stops, so two leaders never act at once
+/// (client-go's default renew deadline; the lease itself lasts longer).
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One candidate for leadership.
 #[derive(Clone)]
@@ -96,4 +106,50 @@ impl LeaderElector {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Waits until this candidate holds the lease, retrying through API errors (shown on `/readyz`),
+/// marks `health` as leading, then renews every [`RETRY_PERIOD`] in the background. Leadership lost
+/// to another holder, or not renewed within [`RENEW_DEADLINE`], ends the process: Kubernetes
+/// starts a fresh replica, which waits its turn.
+pub async fn lead(elector: LeaderElector, health: Arc<Health>) {
+    const SOURCE: &str = "taking the leader lease";
+    tracing::info!(replica = %elector.holder, "waiting for leadership");
+    loop {
+        match elector.try_acquire(Timestamp::now()).await {
+            Ok(true) => break,
+            Ok(false) => health.set_problem(SOURCE, None),
+            Err(e) => {
+                tracing::warn!("{SOURCE}: {e}; retrying");
+                health.set_problem(SOURCE, Some(e.to_string()));
+            }
+        }
+        tokio::time::sleep(RETRY_PERIOD).await;
+    }
+    health.set_problem(SOURCE, None);
+    health.leading.store(true, Ordering::SeqCst);
+    tracing::info!(replica = %elector.holder, "leading");
+    tokio::spawn(async move {
+        let mut renewed = Instant::now();
+        loop {
+            tokio::time::sleep(RETRY_PERIOD).await;
+            match elector.try_acquire(Timestamp::now()).await {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => {
+                    tracing::error!(
+                        "lost leadership to another replica; exiting so a fresh replica takes over"
+                    );
+                    std::process::exit(1);
+                }
+                Err(e) if renewed.elapsed() >= RENEW_DEADLINE => {
+                    tracing::error!(
+                        "could not renew the leader lease for {:?} ({e}); exiting so two leaders never act at once",
+                        renewed.elapsed()
+                    );
+                    std::process::exit(1);
+                }
+                Err(e) => tracing::warn!("renewing the leader lease: {e}"),
+            }
+        }
+    });
 }

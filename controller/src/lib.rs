@@ -4,10 +4,13 @@
 //! the offline `render` command and [`reconcile::reconcile`] both go through it.
 
 pub mod http;
+pub mod key_sync;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
 pub mod offline;
+pub mod permissions;
 pub mod reconcile;
 pub mod run;
 pub mod secret;
+pub mod watch;

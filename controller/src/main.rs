@@ -94,7 +94,9 @@ fn own_namespace(flag: Option<String>) -> String {
 }
 
 fn serve(options: RunOptions) -> Result<(), Failure> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()),
         )

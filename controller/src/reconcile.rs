@@ -98,7 +98,17 @@ struct Failure {
 fn api_failure(what: &str, err: &kube::Error) -> Failure {
     Failure {
         reason: "ApiError",
-        message: format!("{what}: {err}; will retry"),
+        message: describe_api_error(what, err),
+    }
+}
+
+/// An API error in words, with the remedy: RBAC for 401/403, a retry otherwise.
+pub fn describe_api_error(what: &str, err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if status.code == 401 || status.code == 403 => format!(
+            "{what}: {err}; the controller's RBAC does not allow this: grant it as deploy/base/rbac.yaml does (will retry)"
+        ),
+        _ => format!("{what}: {err}; will retry"),
     }
 }
 
@@ -132,11 +142,14 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         Ok(desired) => apply_secret(&ctx.client, &obj, desired).await,
     };
     let status = next_status(&obj, &outcome, &ctx.region, key_id);
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
     if obj.status.as_ref() != Some(&status) {
-        write_status(&ctx, &obj, &status).await?;
+        if let Err(e) = write_status(&ctx, &obj, &status).await {
+            tracing::error!(object = %key, reason = e.reason, "{}", e.message);
+            return Err(e);
+        }
         announce(&ctx, &obj, &status).await;
     }
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
     match outcome {
         Ok(()) => {
             ctx.failure_count(&key, true);
@@ -309,7 +322,7 @@ async fn write_status(
         .map(drop)
         .map_err(|e| ReconcileError {
             reason: "ApiError",
-            message: format!("writing status: {e}; will retry"),
+            message: describe_api_error("writing status", &e),
         })
 }
 
@@ -335,7 +348,7 @@ async fn announce(ctx: &Context, obj: &SealedSecret, status: &SealedSecretStatus
         secondary: None,
     };
     if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
-        tracing::debug!("could not record an Event: {e}");
+        tracing::warn!("{}", describe_api_error("recording an Event", &e));
     }
 }
 

@@ -1,29 +1,29 @@
 //! `ageseal-controller run`: wires the API client, keys, leader election, the HTTP endpoints and
-//! kube-runtime controllers together. The parts it wires are tested on their own; this module
-//! runs only against a real cluster (README, "Real-cluster suite").
+//! one kube-runtime controller per watched scope together. Every start-up step retries until the
+//! API server answers, and `/readyz` says what is missing meanwhile. Proven on a real control
+//! plane by `controller/tests/control_plane`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ageseal_core::crd::SealedSecret;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::http::{Health, router};
-use crate::keys::{self, KEY_LABEL, KeyGuard, KeyStore};
-use crate::lease::LeaderElector;
+use crate::key_sync::KeySync;
+use crate::keys::{KeyGuard, KeyStore};
+use crate::lease::{LeaderElector, lead};
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, error_policy, reconcile};
-use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use ageseal_kms::AwsKms;
 
 const LEASE_NAME: &str = "ageseal-controller";
+/// How long the lease lasts without renewal: a standby takes over at most this long (plus one
+/// retry period) after the leader stopped renewing.
 const LEASE_DURATION: Duration = Duration::from_secs(15);
 
 /// Flags of `ageseal-controller run`.
@@ -48,7 +48,8 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    fn guard<'a>(&'a self, kms: &'a AwsKms) -> KeyGuard<'a> {
+    /// How this replica's key Secrets hold identities.
+    pub fn guard<'a>(&'a self, kms: &'a AwsKms) -> KeyGuard<'a> {
         match &self.kms_key_id {
             Some(key_arn) => KeyGuard::Kms {
                 kms,
@@ -69,9 +70,6 @@ pub enum RunError {
     /// The HTTP port could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
-    /// Keys could not be made or read.
-    #[error("{0}")]
-    Keys(#[from] keys::KeyError),
 }
 
 /// Parses `--rotate-keys-every`: a number with `s`, `m`, `h` or `d`, e.g. `720h` or `30d`.
@@ -96,40 +94,52 @@ pub fn parse_period(text: &str) -> Result<Duration, String> {
 /// Runs until a shutdown signal, or until leadership is lost (then the process exits so its
 /// replacement starts clean).
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    // Builds that enable both of rustls' providers (a workspace test build does) leave rustls
+    // unable to choose one by itself: choose ring, which kube is built with.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = Client::try_default().await?;
+    let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
+        vec![None]
+    } else {
+        options.namespaces.iter().cloned().map(Some).collect()
+    };
     let keys = Arc::new(KeyStore::default());
     let metrics = Arc::new(Metrics::default());
-    let health = Arc::new(Health::new(&options.region, keys.clone(), metrics.clone()));
+    let health = Arc::new(Health::new(
+        &options.region,
+        keys.clone(),
+        metrics.clone(),
+        scopes.len(),
+    ));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| RunError::Listen(options.listen, e))?;
-    let served = health.clone();
-    tokio::spawn(async move { axum::serve(listener, router(served)).await });
-
-    let key_api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    // One KMS client for the process: the AWS config (credentials chain) is loaded once.
-    let kms = Arc::new(AwsKms::new());
-    let leader = Arc::new(AtomicBool::new(!options.leader_election));
-    tokio::spawn(watch_keys(
+    tokio::spawn(axum::serve(listener, router(health.clone())).into_future());
+    tokio::spawn(crate::permissions::keep_checking(
         client.clone(),
         options.clone(),
-        kms.clone(),
         health.clone(),
-        leader.clone(),
     ));
+
+    // One KMS client for the process: the AWS config (credentials chain) is loaded once.
+    let kms = Arc::new(AwsKms::new());
+    let key_sync = Arc::new(KeySync::new(client.clone(), options.clone(), kms, health.clone()));
+    tokio::spawn(key_sync.clone().watch());
     if options.leader_election {
-        hold_leadership(&client, &options, &leader).await?;
-    }
-    keys::ensure_active_key(&key_api, &options.guard(&kms)).await?;
-    refresh_keys(&client, &options, &kms, &health, true).await?;
-    if let Some(period) = options.rotate_every {
-        tokio::spawn(rotate_keys(
-            client.clone(),
-            options.clone(),
-            kms.clone(),
+        let api = Api::namespaced(client.clone(), &options.own_namespace);
+        lead(
+            LeaderElector::new(api, LEASE_NAME, &options.replica, LEASE_DURATION),
             health.clone(),
-            period,
-        ));
+        )
+        .await;
+    } else {
+        health.leading.store(true, Ordering::SeqCst);
+    }
+    key_sync.ensure_first_key().await;
+    // Publish now that this replica leads: the ConfigMap may predate it.
+    key_sync.reload().await;
+    if let Some(period) = options.rotate_every {
+        tokio::spawn(key_sync.clone().rotate(period));
     }
     let reporter = Reporter {
         controller: "ageseal-controller".to_owned(),
@@ -143,146 +153,22 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         metrics,
         Some(recorder),
     ));
-    let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
-        vec![None]
-    } else {
-        options.namespaces.iter().cloned().map(Some).collect()
-    };
-    let pending = Arc::new(AtomicUsize::new(scopes.len()));
-    let owned = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
-    let runs = scopes.into_iter().map(|namespace| {
-        let (sealed, secrets): (Api<SealedSecret>, Api<Secret>) = match &namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-        };
-        let controller = Controller::new(sealed, watcher::Config::default()).owns(secrets, owned.clone());
-        let store = controller.store();
-        let (health, pending) = (health.clone(), pending.clone());
-        tokio::spawn(async move {
-            if store.wait_until_ready().await.is_ok() && pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-                tracing::info!("SealedSecret caches synced");
-                health.synced.store(true, Ordering::SeqCst);
-            }
-        });
-        controller
+    let runs = scopes.iter().map(|namespace| {
+        let scope = crate::watch::scope(&client, namespace.as_deref(), &health);
+        Controller::for_stream(scope.sealed, scope.store)
+            .owns_stream(scope.owned)
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
+                // Watch failures are reported where they happen (crate::watch); failed
+                // reconciles on the object's status and in the log (crate::reconcile).
                 if let Err(e) = result {
-                    tracing::debug!("reconcile: {e}");
+                    tracing::debug!("controller: {e}");
                 }
             })
     });
     futures::future::join_all(runs).await;
     Ok(())
-}
-
-/// Reloads keys into the store and, as leader, publishes the recipients ConfigMap.
-async fn refresh_keys(
-    client: &Client,
-    options: &RunOptions,
-    kms: &AwsKms,
-    health: &Health,
-    publish: bool,
-) -> Result<(), RunError> {
-    let key_api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    let loaded = keys::refresh(&health.keys, &key_api, &options.guard(kms)).await?;
-    for name in &loaded.unreadable {
-        tracing::warn!(secret = %name, "key Secret has no identity this controller can read; skipped");
-    }
-    tracing::info!(keys = loaded.keyring.identities().len(), "keys loaded");
-    if publish {
-        let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), &options.own_namespace);
-        keys::publish(&cm_api, &loaded, &options.region).await?;
-    }
-    Ok(())
-}
-
-/// Key Secrets added or relabelled later take effect without a restart. A replica that is not
-/// the leader has no SealedSecret cache: its cache is the key watch, synced after the first load.
-async fn watch_keys(
-    client: Client,
-    options: RunOptions,
-    kms: Arc<AwsKms>,
-    health: Arc<Health>,
-    leader: Arc<AtomicBool>,
-) {
-    let api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    let mut events = watcher(api, watcher::Config::default().labels(KEY_LABEL)).boxed();
-    while let Some(event) = events.next().await {
-        // Reload once the initial list is complete and on each later change, not once per key
-        // Secret of the initial list (with KMS, every reload is a Decrypt per key).
-        let changed = matches!(
-            event,
-            Ok(watcher::Event::InitDone | watcher::Event::Apply(_) | watcher::Event::Delete(_))
-        );
-        if changed {
-            let is_leader = leader.load(Ordering::SeqCst);
-            match refresh_keys(&client, &options, &kms, &health, is_leader).await {
-                Ok(()) if !is_leader => health.synced.store(true, Ordering::SeqCst),
-                Ok(()) => {}
-                Err(e) => tracing::warn!("reloading keys: {e}"),
-            }
-        }
-    }
-}
-
-async fn hold_leadership(
-    client: &Client,
-    options: &RunOptions,
-    leader: &Arc<AtomicBool>,
-) -> Result<(), RunError> {
-    let api = Api::namespaced(client.clone(), &options.own_namespace);
-    let elector = LeaderElector::new(api, LEASE_NAME, &options.replica, LEASE_DURATION);
-    tracing::info!(replica = %options.replica, "waiting for leadership");
-    while !elector.try_acquire(k8s_openapi::jiff::Timestamp::now()).await? {
-        tokio::time::sleep(LEASE_DURATION / 3).await;
-    }
-    leader.store(true, Ordering::SeqCst);
-    tracing::info!(replica = %options.replica, "leading");
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(elector.duration() / 3).await;
-            match elector.try_acquire(k8s_openapi::jiff::Timestamp::now()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::error!("lost leadership; exiting so a fresh replica takes over");
-                    std::process::exit(1);
-                }
-                Err(e) => tracing::warn!("renewing the lease: {e}"),
-            }
-        }
-    });
-    Ok(())
-}
-
-async fn rotate_keys(
-    client: Client,
-    options: RunOptions,
-    kms: Arc<AwsKms>,
-    health: Arc<Health>,
-    period: Duration,
-) {
-    let api: Api<Secret> = Api::namespaced(client.clone(), &options.own_namespace);
-    loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        match keys::rotate(&api, &options.guard(&kms), period, now).await {
-            Ok(true) => {
-                tracing::info!("rotated to a new active key");
-                if let Err(e) = refresh_keys(&client, &options, &kms, &health, true).await {
-                    tracing::warn!("reloading keys after rotation: {e}");
-                }
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!("rotating keys: {e}"),
-        }
-        tokio::time::sleep(Duration::from_secs(60).min(period)).await;
-    }
 }
 
 #[cfg(test)]

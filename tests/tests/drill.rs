@@ -98,16 +98,20 @@ impl Region {
             .build()
             .await
             .expect("in-memory API");
-        let key_api: Api<Secret> = Api::namespaced(client.clone(), "ageseal-system");
-        keys::ensure_active_key(&key_api, &keys::PLAIN)
-            .await
-            .expect("key made");
+        let identity = Identity::generate();
         let keys = Arc::new(KeyStore::default());
-        let loaded = keys::refresh(&keys, &key_api, &keys::PLAIN)
-            .await
-            .expect("keys load");
+        keys.set(keys::KeySet {
+            published: vec![keys::PublishedKey {
+                recipient: identity.recipient().to_string(),
+                id: identity.recipient().id().to_string(),
+            }],
+            keyring: Keyring::new([identity]),
+            ..keys::KeySet::default()
+        });
         let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), "ageseal-system");
-        keys::publish(&cm_api, &loaded, name).await.expect("published");
+        keys::publish(&cm_api, &keys.get(), name)
+            .await
+            .expect("published");
         Region { name, client, keys }
     }
 

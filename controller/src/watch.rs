@@ -1,0 +1,120 @@
+//! What the controller watches and what it keeps: per watched scope, a cache of SealedSecrets
+//! trimmed of what reconcile never reads, and the metadata (never the data) of the Secrets it
+//! owns, as triggers. A scope counts as synced once its first list is complete; a failing watch
+//! is logged with its remedy and shown on `/readyz` until it recovers, never silent.
+
+use std::sync::Arc;
+
+use ageseal_core::crd::{LAST_APPLIED_ANNOTATION, SealedSecret};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PartialObjectMeta;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+
+use crate::http::Health;
+use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+
+/// The cache and the trigger streams of one watched scope (a namespace, or all of them).
+pub struct Scope<S, O> {
+    /// SealedSecrets in the scope, trimmed.
+    pub store: Store<SealedSecret>,
+    /// Every change of a SealedSecret (the cache is updated first).
+    pub sealed: S,
+    /// Every change of a Secret the controller produced (metadata only).
+    pub owned: O,
+}
+
+impl<S, O> std::fmt::Debug for Scope<S, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}
+
+/// Drops what reconcile never reads, so the cache holds little more than the sealed values:
+/// managed fields, and the `kubectl apply` annotation (a second copy of the whole object).
+pub fn trim(object: &mut SealedSecret) {
+    object.metadata.managed_fields = None;
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+/// Watches one scope (`None`: every namespace). Readiness and failures are reported to `health`.
+pub fn scope(
+    client: &Client,
+    namespace: Option<&str>,
+    health: &Arc<Health>,
+) -> Scope<
+    impl Stream<Item = Result<SealedSecret, watcher::Error>> + Send + 'static,
+    impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
+> {
+    let (sealed_api, secret_api): (Api<SealedSecret>, Api<PartialObjectMeta<Secret>>) = match namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let place = describe(namespace);
+    let (store, writer) = reflector::store();
+    let mut listed = false;
+    let sealed_source = format!("watching SealedSecrets in {place}");
+    let sealed_health = health.clone();
+    let sealed = watcher(sealed_api, watcher::Config::default())
+        .default_backoff()
+        .modify(trim)
+        .reflect(writer)
+        .inspect(move |event| {
+            report(&sealed_health, &sealed_source, "sealedsecrets.ageseal.io", event);
+            if matches!(event, Ok(watcher::Event::InitDone)) && !listed {
+                listed = true;
+                tracing::info!("SealedSecrets of {place} listed");
+                sealed_health.scope_synced();
+            }
+        })
+        .applied_objects();
+    let owned_config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    let owned_source = format!("watching produced Secrets in {}", describe(namespace));
+    let owned_health = health.clone();
+    // An Api of PartialObjectMeta asks for metadata only: Secret data is never cached or parsed.
+    let owned = watcher(secret_api, owned_config)
+        .default_backoff()
+        .inspect(move |event| report(&owned_health, &owned_source, "secrets", event))
+        .touched_objects();
+    Scope { store, sealed, owned }
+}
+
+fn describe(namespace: Option<&str>) -> String {
+    namespace.map_or_else(|| "all namespaces".to_owned(), |ns| format!("namespace {ns}"))
+}
+
+/// Logs a failing watch with its remedy and records it for `/readyz`; clears it once events flow.
+pub fn report<T>(health: &Health, source: &str, resource: &str, event: &Result<T, watcher::Error>) {
+    match event {
+        Ok(_) => health.set_problem(source, None),
+        Err(error) => {
+            let problem = describe_watch_error(resource, error);
+            tracing::error!("{source}: {problem}");
+            health.set_problem(source, Some(problem));
+        }
+    }
+}
+
+/// A watch error in words, with what to do: RBAC for 401/403, the API server otherwise.
+pub fn describe_watch_error(resource: &str, error: &watcher::Error) -> String {
+    let status = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    };
+    match status {
+        Some(401 | 403) => format!(
+            "{error}; the controller may not list/watch {resource}: grant it as deploy/base/rbac.yaml does"
+        ),
+        _ => format!("{error}; retrying with backoff (is the API server reachable?)"),
+    }
+}

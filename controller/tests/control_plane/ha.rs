@@ -1,0 +1,66 @@
+//! High availability on a real API server: two replicas with `--leader-election`, the leader
+//! killed with `kill -9`, and the standby reconciling new objects (the measured failover time is
+//! printed; controller/benches/README.md records the figures).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ageseal_testenv::controller::{Controller, Options};
+use ageseal_testenv::{ControlPlane, Test, wait_until};
+
+use super::support::{SOON, World, key_count};
+
+pub fn tests() -> Vec<Test> {
+    vec![Test::new(
+        "ha_the_standby_takes_over_after_kill_9_of_the_leader",
+        failover,
+    )]
+}
+
+fn holder(world: &World) -> Option<String> {
+    let lease = world
+        .kubectl
+        .get("lease", &world.tenant.system, "ageseal-controller")?;
+    lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+}
+
+fn failover(plane: Arc<ControlPlane>) {
+    let world = World::new(plane.clone(), "ha");
+    let options = |name: &str| {
+        Options::for_tenant(&world.tenant, "r")
+            .arg("--leader-election")
+            .replica(name)
+    };
+    let mut replicas = [
+        Controller::start(&plane, options("ha-a")),
+        Controller::start(&plane, options("ha-b")),
+    ];
+    for replica in &replicas {
+        replica.wait_ready(SOON);
+    }
+    let leader = wait_until("a leader", SOON, || holder(&world));
+    let key = replicas[0].recipients()[0].clone();
+    world.apply(&world.seal("first", &[("password", "Ha-first-V4lue")], &key));
+    world.wait_value("first", "password", "Ha-first-V4lue");
+    assert_eq!(
+        key_count(&world),
+        1,
+        "two replicas with leader election made more than one key"
+    );
+
+    let (dead, standby) = if leader == "ha-a" { (0, 1) } else { (1, 0) };
+    let killed = Instant::now();
+    replicas[dead].kill();
+    world.apply(&world.seal("second", &[("password", "Ha-second-V4lue")], &key));
+    world.wait_value("second", "password", "Ha-second-V4lue");
+    let failover = killed.elapsed();
+    println!("ha: kill -9 of the leader -> the standby applied a new Secret after {failover:.1?}");
+    assert_eq!(
+        holder(&world).as_deref(),
+        Some(replicas[standby].options.replica.as_str())
+    );
+    assert!(replicas[standby].is_running());
+    wait_until("the new leader to be ready", Duration::from_secs(30), || {
+        replicas[standby].get("/readyz").filter(|(code, _)| *code == 200)
+    });
+}

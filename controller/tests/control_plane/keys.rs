@@ -1,0 +1,208 @@
+//! The controller's keys on a real API server: one key however many replicas race, key Secrets
+//! added later picked up without a restart, rotation, and KMS-wrapped keys (moto).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ageseal_kms::moto::Moto;
+use ageseal_testenv::controller::{Controller, Options};
+use ageseal_testenv::{ControlPlane, Test, wait_until};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+use super::support::{SOON, World};
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::new("keys_two_replicas_racing_make_exactly_one_key", racing_replicas),
+        Test::new("keys_a_key_added_later_loads_without_a_restart", key_added_later),
+        Test::new(
+            "keys_rotation_publishes_the_new_key_first_and_old_values_open",
+            rotation,
+        ),
+        Test::new(
+            "keys_with_kms_no_key_secret_holds_a_plaintext_identity",
+            kms_wrapped,
+        ),
+    ]
+}
+
+/// Key Secrets in the tenant's controller namespace: (name, label, type, decoded data).
+fn key_secrets(world: &World) -> Vec<(String, String, String, String)> {
+    let out = world.kubectl.ok(
+        &[
+            "get",
+            "secrets",
+            "-n",
+            &world.tenant.system,
+            "-l",
+            "ageseal.io/key",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| {
+            let data = s["data"]
+                .as_object()
+                .map(|d| {
+                    d.iter()
+                        .map(|(k, v)| {
+                            let bytes = BASE64_STANDARD
+                                .decode(v.as_str().unwrap_or_default())
+                                .unwrap_or_default();
+                            format!("{k}={}", String::from_utf8_lossy(&bytes))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            (
+                s["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                s["metadata"]["labels"]["ageseal.io/key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                s["type"].as_str().unwrap_or_default().to_owned(),
+                data,
+            )
+        })
+        .collect()
+}
+
+fn racing_replicas(plane: Arc<ControlPlane>) {
+    let world = World::new(plane.clone(), "race");
+    let a = Controller::start(&plane, Options::for_tenant(&world.tenant, "r").replica("race-a"));
+    let b = Controller::start(&plane, Options::for_tenant(&world.tenant, "r").replica("race-b"));
+    a.wait_ready(SOON);
+    b.wait_ready(SOON);
+    let keys = key_secrets(&world);
+    assert_eq!(keys.len(), 1, "replicas racing made {} keys", keys.len());
+    assert_eq!(
+        (keys[0].1.as_str(), keys[0].2.as_str()),
+        ("active", "ageseal.io/key")
+    );
+    wait_until("both replicas to load the one key", SOON, || {
+        (a.recipients() == b.recipients() && a.recipients().len() == 1).then_some(())
+    });
+    // Both open what is sealed to it.
+    world.apply(&world.seal("db", &[("password", "Race-value")], &a.recipients()[0]));
+    world.wait_value("db", "password", "Race-value");
+}
+
+fn key_added_later(plane: Arc<ControlPlane>) {
+    let world = World::new(plane, "later");
+    let controller = world.default_controller();
+    let first = controller.recipients();
+    // An operator adds a key by hand, as docs/OPERATIONS.md says: type, field manager, label.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keygen = std::process::Command::new(ageseal_testenv::workspace_binary("ageseal"))
+        .args(["keygen", "-o"])
+        .arg(dir.path().join("added.key"))
+        .output()
+        .expect("ageseal keygen");
+    assert!(keygen.status.success());
+    let recipient = String::from_utf8_lossy(&keygen.stdout).trim().to_owned();
+    let file = dir.path().join("added.key").display().to_string();
+    world.kubectl.ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "ageseal-key-999999999999",
+            "-n",
+            &world.tenant.system,
+            "--type=ageseal.io/key",
+            &format!("--from-file=identity={file}"),
+            "--field-manager=ageseal-controller",
+        ],
+        None,
+    );
+    world.kubectl.ok(
+        &[
+            "label",
+            "secret",
+            "ageseal-key-999999999999",
+            "-n",
+            &world.tenant.system,
+            "ageseal.io/key=active",
+        ],
+        None,
+    );
+    wait_until("the added key to be published first", SOON, || {
+        (controller.recipients().first() == Some(&recipient)).then_some(())
+    });
+    assert!(
+        controller.recipients().contains(&first[0]),
+        "the first key is still active"
+    );
+    world.apply(&world.seal("db", &[("password", "Later-value")], &recipient));
+    world.wait_value("db", "password", "Later-value");
+}
+
+fn rotation(plane: Arc<ControlPlane>) {
+    let world = World::new(plane, "rotate");
+    let controller = world.controller(Options::for_tenant(&world.tenant, "r").arg("--rotate-keys-every=1m"));
+    let old = controller.recipients()[0].clone();
+    world.apply(&world.seal("before", &[("password", "Rotate-old-V4lue")], &old));
+    world.wait_value("before", "password", "Rotate-old-V4lue");
+    let new = wait_until("a rotation", Duration::from_secs(150), || {
+        controller.recipients().first().filter(|k| **k != old).cloned()
+    });
+    assert!(
+        !controller.recipients().contains(&old),
+        "a retired key is still published"
+    );
+    let labels: Vec<String> = key_secrets(&world).into_iter().map(|k| k.1).collect();
+    assert!(
+        labels.contains(&"retired".to_owned()) && labels.contains(&"active".to_owned()),
+        "{labels:?}"
+    );
+    // The ConfigMap says the same, newest first.
+    let cm = world
+        .kubectl
+        .get("configmap", &world.tenant.system, "ageseal-recipients")
+        .expect("published");
+    assert!(
+        cm["data"]["recipients"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&new),
+        "{cm}"
+    );
+    // Values sealed to the retired key still open, old and new objects alike.
+    world.apply(&world.seal("after-old", &[("password", "Rotate-old-2-V4lue")], &old));
+    world.wait_value("after-old", "password", "Rotate-old-2-V4lue");
+    world.apply(&world.seal("after-new", &[("password", "Rotate-new-V4lue")], &new));
+    world.wait_value("after-new", "password", "Rotate-new-V4lue");
+    assert_eq!(world.wait_ready("before", "True")["reason"], "Unsealed");
+}
+
+fn kms_wrapped(plane: Arc<ControlPlane>) {
+    let world = World::new(plane, "kms");
+    let moto = Moto::start();
+    let arn = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(moto.create_key("us-east-1"));
+    let mut options = Options::for_tenant(&world.tenant, "us-east-1").arg(&format!("--kms-key-id={arn}"));
+    options.env = moto.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let controller = world.controller(options);
+    let keys = key_secrets(&world);
+    assert_eq!(keys.len(), 1);
+    let dump = &keys[0].3;
+    assert!(
+        dump.contains("wrapped-identity=") && dump.contains("ageseal-kms-identity/v1"),
+        "{dump}"
+    );
+    assert!(
+        !dump.contains("AGE-SECRET-KEY"),
+        "a plaintext identity was written"
+    );
+    world.apply(&world.seal("db", &[("password", "Kms-value")], &controller.recipients()[0]));
+    world.wait_value("db", "password", "Kms-value");
+}

@@ -1,0 +1,274 @@
+//! Reconcile against the in-memory API where the exact requests matter: what is written, what is
+//! never written (no partial or blank Secret, no idle write), and retries after injected errors.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ageseal_controller::reconcile::{error_policy, reconcile};
+use ageseal_core::Identity;
+use ageseal_core::crd::{MANAGED_ANNOTATION, SealedSecret};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
+use kube_fake_client::{Error as FakeError, interceptor};
+
+use super::support::*;
+
+#[tokio::test]
+async fn creates_the_secret_with_owner_labels_and_a_ready_status() {
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let obj = create(&client, &sealed("db", NS, &[("password", "hunter2")], &[&east])).await;
+    reconcile(obj.clone(), context(&client, &[&east]))
+        .await
+        .expect("ready");
+    let made = secret(&client, NS, "db").await.expect("secret made");
+    assert_eq!(value(&made, "password"), b"hunter2");
+    assert_eq!(made.labels()["app"], "db");
+    assert_eq!(
+        made.labels()["app.kubernetes.io/managed-by"],
+        "ageseal-controller"
+    );
+    let owner = &made.owner_references()[0];
+    assert_eq!(
+        (owner.controller, owner.uid.as_str()),
+        (Some(true), obj.uid().expect("uid").as_str())
+    );
+    let obj = fresh(&client, &obj).await;
+    let status = obj.status.as_ref().expect("status");
+    assert_eq!(ready(&obj), ("True".into(), "Unsealed".into()));
+    assert_eq!(status.region.as_deref(), Some("us-east-1"));
+    assert_eq!(status.key_id, Some(east.recipient().id().to_string()));
+    assert_eq!(status.observed_generation, obj.metadata.generation);
+    assert_eq!(
+        status.spec_hash,
+        Some(ageseal_core::crd::spec_hash(&obj.spec.encrypted_data))
+    );
+}
+
+#[tokio::test]
+async fn a_spec_change_updates_and_a_deleted_secret_comes_back() {
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let ctx = context(&client, &[&east]);
+    let obj = create(&client, &sealed("db", NS, &[("password", "one")], &[&east])).await;
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    let mut changed = (*fresh(&client, &obj).await).clone();
+    changed.spec = sealed("db", NS, &[("password", "two"), ("user", "admin")], &[&east]).spec;
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), NS);
+    let changed = Arc::new(
+        api.replace("db", &PostParams::default(), &changed)
+            .await
+            .expect("replaced"),
+    );
+    reconcile(changed.clone(), ctx.clone()).await.expect("ready");
+    let made = secret(&client, NS, "db").await.expect("exists");
+    assert_eq!(
+        (value(&made, "password"), value(&made, "user")),
+        (b"two".to_vec(), b"admin".to_vec())
+    );
+    assert_eq!(
+        fresh(&client, &obj)
+            .await
+            .status
+            .as_ref()
+            .and_then(|s| s.observed_generation),
+        changed.metadata.generation
+    );
+
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .delete("db", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    reconcile(fresh(&client, &obj).await, ctx).await.expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("recreated"), "password"),
+        b"two"
+    );
+}
+
+#[tokio::test]
+async fn an_unowned_secret_is_left_alone_unless_it_asks_to_be_adopted() {
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let ctx = context(&client, &[&east]);
+    put_secret(&client, "db", &[], None).await;
+    let obj = create(&client, &sealed("db", NS, &[("password", "ours")], &[&east])).await;
+    let err = reconcile(obj.clone(), ctx.clone()).await.expect_err("not owned");
+    assert_eq!(err.reason, "SecretNotOwned");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("kept"), "password"),
+        b"theirs"
+    );
+    assert_eq!(
+        ready(fresh(&client, &obj).await.as_ref()),
+        ("False".into(), "SecretNotOwned".into())
+    );
+
+    put_secret(&client, "adopt-me", &[(MANAGED_ANNOTATION, "true")], None).await;
+    let obj = create(
+        &client,
+        &sealed("adopt-me", NS, &[("password", "ours")], &[&east]),
+    )
+    .await;
+    reconcile(obj.clone(), ctx).await.expect("adopted");
+    let adopted = secret(&client, NS, "adopt-me").await.expect("exists");
+    assert_eq!(value(&adopted, "password"), b"ours");
+    assert_eq!(adopted.owner_references()[0].uid, obj.uid().expect("uid"));
+}
+
+#[tokio::test]
+async fn an_immutable_secret_that_must_change_is_reported() {
+    let east = Identity::generate();
+    let client = fake(None).await;
+    put_secret(&client, "db", &[(MANAGED_ANNOTATION, "true")], Some(true)).await;
+    let obj = create(&client, &sealed("db", NS, &[("password", "new")], &[&east])).await;
+    let err = reconcile(obj.clone(), context(&client, &[&east]))
+        .await
+        .expect_err("immutable");
+    assert_eq!(err.reason, "ImmutableConflict");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("kept"), "password"),
+        b"theirs"
+    );
+}
+
+#[tokio::test]
+async fn replayed_values_and_bad_values_make_no_secret_and_never_blank_one() {
+    let east = Identity::generate();
+    let stranger = Identity::generate();
+    let client = fake(None).await;
+    let ctx = context(&client, &[&east]);
+    // A value copied from payments/db into billing/db and into payments/web.
+    let original = sealed("db", NS, &[("password", "hunter2")], &[&east]);
+    for (ns, name) in [("billing", "db"), (NS, "web")] {
+        let mut replay = original.clone();
+        replay.metadata.namespace = Some(ns.into());
+        replay.metadata.name = Some(name.into());
+        let obj = create(&client, &replay).await;
+        assert_eq!(
+            reconcile(obj.clone(), ctx.clone())
+                .await
+                .expect_err("replay")
+                .reason,
+            "ScopeMismatch"
+        );
+        assert!(
+            secret(&client, ns, name).await.is_none(),
+            "{ns}/{name} got a Secret"
+        );
+        assert_eq!(ready(fresh(&client, &obj).await.as_ref()).1, "ScopeMismatch");
+    }
+    type Edit<'a> = Box<dyn Fn(&mut SealedSecret) + 'a>;
+    let cases: [(&str, Edit, &str); 2] = [
+        (
+            "stranger",
+            Box::new(|s| s.spec = sealed("stranger", NS, &[("k", "v")], &[&stranger]).spec),
+            "NoMatchingKey",
+        ),
+        (
+            "garbage",
+            Box::new(|s| {
+                s.spec.encrypted_data.insert("k".into(), "!!".into());
+            }),
+            "MalformedValue",
+        ),
+    ];
+    for (name, edit, reason) in cases {
+        let mut obj = sealed(name, NS, &[("ok", "fine")], &[&east]);
+        edit(&mut obj);
+        let obj = create(&client, &obj).await;
+        assert_eq!(
+            reconcile(obj, ctx.clone()).await.expect_err("fails").reason,
+            reason
+        );
+        assert!(
+            secret(&client, NS, name).await.is_none(),
+            "{name}: partial Secret"
+        );
+    }
+    // A good object turned bad keeps its last good Secret.
+    let obj = create(&client, &sealed("keep", NS, &[("password", "good")], &[&east])).await;
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    let mut broken = (*fresh(&client, &obj).await).clone();
+    broken.spec.encrypted_data.insert("password".into(), "!!".into());
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), NS);
+    let broken = Arc::new(
+        api.replace("keep", &PostParams::default(), &broken)
+            .await
+            .expect("replaced"),
+    );
+    assert!(reconcile(broken, ctx).await.is_err());
+    assert_eq!(
+        value(&secret(&client, NS, "keep").await.expect("kept"), "password"),
+        b"good"
+    );
+}
+
+fn counting(patches: Arc<AtomicUsize>, fail_first: Arc<Mutex<Vec<FakeError>>>) -> interceptor::Funcs {
+    let status_patches = patches.clone();
+    interceptor::Funcs::new()
+        .patch(move |_ctx| {
+            patches.fetch_add(1, Ordering::SeqCst);
+            let mut queue = fail_first.lock().expect("lock");
+            if queue.is_empty() {
+                Ok(None)
+            } else {
+                Err(queue.remove(0))
+            }
+        })
+        .patch_status(move |_ctx| {
+            status_patches.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        })
+}
+
+#[tokio::test]
+async fn a_second_reconcile_with_nothing_new_writes_nothing() {
+    let east = Identity::generate();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let client = fake(Some(counting(writes.clone(), Arc::default()))).await;
+    let ctx = context(&client, &[&east]);
+    let obj = create(&client, &sealed("db", NS, &[("password", "x")], &[&east])).await;
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    assert_eq!(writes.load(Ordering::SeqCst), 2, "one apply and one status write");
+    reconcile(fresh(&client, &obj).await, ctx).await.expect("ready");
+    assert_eq!(writes.load(Ordering::SeqCst), 2, "an idle reconcile wrote");
+}
+
+#[tokio::test]
+async fn injected_conflicts_and_server_errors_are_retried_and_lose_nothing() {
+    let east = Identity::generate();
+    let failures = Arc::new(Mutex::new(vec![
+        FakeError::Conflict("injected 409".into()),
+        FakeError::Internal("injected 500".into()),
+    ]));
+    let client = fake(Some(counting(Arc::default(), failures))).await;
+    let ctx = context(&client, &[&east]);
+    let obj = create(
+        &client,
+        &sealed("db", NS, &[("password", "hunter2"), ("user", "admin")], &[&east]),
+    )
+    .await;
+    let mut delays = Vec::new();
+    for _ in 0..2 {
+        let err = reconcile(fresh(&client, &obj).await, ctx.clone())
+            .await
+            .expect_err("injected");
+        assert_eq!(err.reason, "ApiError");
+        assert_eq!(ready(fresh(&client, &obj).await.as_ref()).1, "ApiError");
+        delays.push(error_policy(obj.clone(), &err, ctx.clone()));
+    }
+    assert_ne!(delays[0], delays[1], "backoff grows");
+    reconcile(fresh(&client, &obj).await, ctx)
+        .await
+        .expect("third try succeeds");
+    let made = secret(&client, NS, "db").await.expect("exists");
+    assert_eq!(
+        (value(&made, "password"), value(&made, "user")),
+        (b"hunter2".to_vec(), b"admin".to_vec())
+    );
+    assert_eq!(
+        ready(fresh(&client, &obj).await.as_ref()),
+        ("True".into(), "Unsealed".into())
+    );
+}
