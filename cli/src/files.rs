@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use ageseal_core::config::{CONFIG_FILE, NamedRecipient, RepoConfig};
+use ageseal_core::wrapped::PURPOSE_IDENTITY;
 use ageseal_core::{Keyring, Recipient, parse_identity_file};
 use zeroize::Zeroizing;
 
@@ -270,7 +271,7 @@ fn unwrap_all(
     runtime.block_on(async {
         let mut identities = Vec::new();
         for (path, file) in wrapped {
-            let identity = ageseal_kms::unwrap_identity(&kms, file)
+            let identity = ageseal_kms::unwrap_identity(&kms, file, PURPOSE_IDENTITY, &[])
                 .await
                 .map_err(|e| Failure::kms(&format!("unwrapping {}", path.display()), &e))?;
             identities.push(identity);

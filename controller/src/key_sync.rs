@@ -84,6 +84,9 @@ impl KeySync {
         for name in &loaded.unreadable {
             tracing::warn!(secret = %name, "key Secret has no identity this controller can read; skipped");
         }
+        for name in &loaded.refused_plain {
+            tracing::warn!(secret = %name, "key Secret holds a plain identity, but with --kms-key-id keys must be KMS-wrapped; not loaded");
+        }
         for name in &loaded.impostors {
             tracing::warn!(
                 secret = %name,

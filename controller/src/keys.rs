@@ -94,6 +94,8 @@ pub struct KeySet {
     pub unreadable: Vec<String>,
     /// Secrets labelled as keys that are not keys (wrong type or not written by the controller).
     pub impostors: Vec<String>,
+    /// Key Secrets holding a plain identity, refused because `--kms-key-id` requires wrapped keys.
+    pub refused_plain: Vec<String>,
 }
 
 /// The current key set, swapped whole when keys change; readers never wait on the API.
@@ -191,8 +193,8 @@ pub async fn load_keys<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Re
     };
     for secret in &secrets {
         let identity = match (wrapped_of(secret), guard) {
-            (Some(wrapped), KeyGuard::Kms { kms, .. }) => Some(
-                ageseal_kms::unwrap_identity(*kms, &wrapped)
+            (Some(wrapped), KeyGuard::Kms { kms, region, .. }) => Some(
+                ageseal_kms::unwrap_identity(*kms, &wrapped, PURPOSE_CONTROLLER, &[("region", region)])
                     .await
                     .map_err(|source| KeyError::Kms {
                         secret: secret.name_any(),
@@ -200,7 +202,12 @@ pub async fn load_keys<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Re
                     })?,
             ),
             (Some(_), KeyGuard::Plain) => None,
-            (None, _) => identity_of(secret),
+            // With --kms-key-id every key must be wrapped: a plain identity is refused.
+            (None, KeyGuard::Kms { .. }) => {
+                keys.refused_plain.push(secret.name_any());
+                continue;
+            }
+            (None, KeyGuard::Plain) => identity_of(secret),
         };
         let Some(identity) = identity else {
             keys.unreadable.push(secret.name_any());

@@ -40,6 +40,10 @@ enum Command {
         /// Keep key Secrets wrapped by this AWS KMS key (ARN); they never hold a plaintext identity.
         #[arg(long, value_name = "ARN")]
         kms_key_id: Option<String>,
+        /// Also produce Secrets of this type (repeatable). By default only Opaque,
+        /// kubernetes.io/{tls,dockerconfigjson,dockercfg,basic-auth,ssh-auth} are produced.
+        #[arg(long = "allow-secret-type", value_name = "TYPE")]
+        allowed_secret_types: Vec<String>,
     },
     /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
     Crd,
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
             listen,
             controller_namespace,
             kms_key_id,
+            allowed_secret_types,
         } => serve(RunOptions {
             region,
             namespaces,
@@ -131,6 +136,7 @@ fn main() -> ExitCode {
             rotate_every: rotate_keys_every,
             listen,
             kms_key_id,
+            allowed_secret_types,
             replica: std::env::var("POD_NAME")
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| "ageseal-controller".to_owned()),

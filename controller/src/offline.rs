@@ -5,7 +5,7 @@ use ageseal_core::sealed_file::{Document, parse_documents};
 use ageseal_core::{Keyring, parse_identity_file};
 use kube::CustomResourceExt;
 
-use crate::secret::desired_secret;
+use crate::secret::{Policy, desired_secret};
 
 /// A failure with its remedy; never holds secret bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub fn render(
         let Document::Sealed(sealed) = document else {
             continue;
         };
-        let mut desired = desired_secret(sealed, &keyring)
+        let mut desired = desired_secret(sealed, &keyring, &Policy::default())
             .map_err(|e| fail(format!("{source}: {} ({})", e.message, e.reason), e.hint))?;
         out.push(serde_yaml::to_string(&desired.secret).expect("Secret serializes"));
         ageseal_core::sealed_file::wipe(&mut desired.secret);

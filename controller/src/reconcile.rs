@@ -14,7 +14,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::keys::{FIELD_MANAGER, KeyStore};
 use crate::metrics::Metrics;
-use crate::secret::{Desired, desired_secret};
+use crate::secret::{Desired, Policy, desired_secret};
 
 /// Resync period for objects that are Ready (watches catch every real change sooner).
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -33,6 +33,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Event recorder; `None` disables Events.
     pub recorder: Option<Recorder>,
+    /// What a SealedSecret may become here.
+    pub policy: Arc<Policy>,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -59,8 +61,27 @@ impl Context {
             keys,
             metrics,
             recorder,
+            policy: Arc::default(),
             failures: Mutex::default(),
         }
+    }
+
+    /// The same context with `policy` (the controller's own namespace, allowed Secret types).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Forgets the failure counts of objects for which `exists` is false, so the map does not
+    /// grow with objects that failed and went away. Returns how many were forgotten.
+    pub fn forget_failures(&self, exists: impl Fn(&str) -> bool) -> usize {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = failures.len();
+        failures.retain(|key, _| exists(key));
+        before - failures.len()
     }
 
     fn failure_count(&self, key: &str, reset: bool) -> u32 {
@@ -120,7 +141,8 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     // Opening values is CPU work (one Diffie-Hellman each): run it on the blocking pool so
     // concurrent reconciles use every core instead of the one thread polling the controller.
     let target = obj.clone();
-    let desired = tokio::task::spawn_blocking(move || desired_secret(&target, &keys.keyring))
+    let policy = ctx.policy.clone();
+    let desired = tokio::task::spawn_blocking(move || desired_secret(&target, &keys.keyring, &policy))
         .await
         .map_err(|e| ReconcileError {
             reason: "MalformedValue",

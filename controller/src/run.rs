@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use ageseal_core::crd::SealedSecret;
 use futures::StreamExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
 use crate::http::{Health, router};
@@ -19,6 +21,7 @@ use crate::keys::{KeyGuard, KeyStore};
 use crate::lease::{LeaderElector, lead};
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, error_policy, reconcile};
+use crate::secret::Policy;
 use ageseal_kms::AwsKms;
 
 const LEASE_NAME: &str = "ageseal-controller";
@@ -45,6 +48,8 @@ pub struct RunOptions {
     pub replica: String,
     /// Keep key Secrets KMS-wrapped under this key ARN (`--kms-key-id`).
     pub kms_key_id: Option<String>,
+    /// Secret types produced besides the defaults (`--allow-secret-type`).
+    pub allowed_secret_types: Vec<String>,
 }
 
 impl RunOptions {
@@ -146,15 +151,17 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         instance: Some(options.replica.clone()),
     };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        &options.region,
-        keys,
-        metrics,
-        Some(recorder),
-    ));
-    let runs = scopes.iter().map(|namespace| {
-        let scope = crate::watch::scope(&client, namespace.as_deref(), &health);
+    let policy = Policy::new(Some(&options.own_namespace), &options.allowed_secret_types);
+    let ctx = Arc::new(
+        Context::new(client.clone(), &options.region, keys, metrics, Some(recorder)).with_policy(policy),
+    );
+    let scopes: Vec<_> = scopes
+        .iter()
+        .map(|namespace| crate::watch::scope(&client, namespace.as_deref(), &health))
+        .collect();
+    let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();
+    tokio::spawn(forget_failures_of_gone_objects(ctx.clone(), stores));
+    let runs = scopes.into_iter().map(|scope| {
         Controller::for_stream(scope.sealed, scope.store)
             .owns_stream(scope.owned)
             .shutdown_on_signal()
@@ -169,6 +176,21 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     });
     futures::future::join_all(runs).await;
     Ok(())
+}
+
+/// Every few minutes, drops the retry counts of objects that failed and then went away.
+async fn forget_failures_of_gone_objects(ctx: Arc<Context>, stores: Vec<Store<SealedSecret>>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        let forgotten = ctx.forget_failures(|key| {
+            let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+            let wanted = ObjectRef::new(name).within(namespace);
+            stores.iter().any(|store| store.get(&wanted).is_some())
+        });
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot the retry counts of deleted objects");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,12 +13,13 @@ mod control_plane {
     pub mod lifecycle;
     pub mod logs;
     pub mod rbac;
+    pub mod security;
     pub mod support;
 }
 
 use std::process::ExitCode;
 
-use control_plane::{deploy, deployed, faults, ha, keys, lifecycle, logs, rbac};
+use control_plane::{deploy, deployed, faults, ha, keys, lifecycle, logs, rbac, security};
 
 fn main() -> ExitCode {
     let tests = [
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         ha::tests(),
         faults::tests(),
         rbac::tests(),
+        security::tests(),
         deployed::tests(),
         logs::tests(),
     ]

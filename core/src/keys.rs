@@ -13,7 +13,8 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 const SECRET_KEY_HRP: &str = "AGE-SECRET-KEY-";
-const X25519_TAG: &str = "X25519";
+/// The stanza tag of X25519 recipients.
+pub const X25519_TAG: &str = "X25519";
 const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 const EPHEMERAL_SHARE_B64_LEN: usize = 43;
 const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_BYTES + 16;

@@ -33,6 +33,11 @@ pub mod limits {
     pub const MAX_ENVELOPE_HEADER_BYTES: usize = 1024;
     /// Largest sealed value in bytes: value, envelope header, age header, STREAM nonce and tags.
     pub const MAX_SEALED_BYTES: usize = MAX_VALUE_BYTES + MAX_ENVELOPE_HEADER_BYTES + MAX_HEADER_BYTES + 1024;
+    /// Most (stanza, identity) pairs a reader may try while opening one SealedSecret: every
+    /// value's recipient stanzas times the identities held. Each pair is at most one X25519
+    /// Diffie-Hellman (about 70 µs), so one object costs at most about half a second of one core,
+    /// however it was crafted. Counted from the headers before any pair is tried.
+    pub const MAX_TRIALS_PER_OBJECT: usize = 8192;
     /// Largest `encryptedData` entry in base64 characters.
     pub const MAX_SEALED_BASE64: usize = MAX_SEALED_BYTES.div_ceil(3) * 4;
     pub(crate) const MAX_VERSION_DIGITS: usize = 4;

@@ -78,6 +78,16 @@ pub enum UnsealError {
     /// Decrypted, but the envelope is malformed.
     #[error("sealed value's envelope is malformed: {0}")]
     MalformedEnvelope(&'static str),
+    /// Opening the object could take more key trials than a reader allows (counted before any).
+    #[error(
+        "opening it could take {trials} key trials (stanzas times identities); the limit per object is {limit}"
+    )]
+    TooMuchWork {
+        /// Worst-case trials for the whole object.
+        trials: usize,
+        /// [`crate::limits::MAX_TRIALS_PER_OBJECT`].
+        limit: usize,
+    },
     /// Decrypted, but the value is bound elsewhere: it was copied or moved.
     #[error("value is sealed for {sealed} but sits at {actual}")]
     ScopeMismatch {
@@ -100,6 +110,7 @@ impl UnsealError {
             UnsealError::UnsupportedVersion(_) => "UnsupportedVersion",
             UnsealError::MalformedEnvelope(_) => "MalformedEnvelope",
             UnsealError::ScopeMismatch { .. } => "ScopeMismatch",
+            UnsealError::TooMuchWork { .. } => "TooMuchWork",
         }
     }
 
@@ -108,6 +119,7 @@ impl UnsealError {
         match self {
             UnsealError::NoMatchingKey => "NoMatchingKey",
             UnsealError::ScopeMismatch { .. } => "ScopeMismatch",
+            UnsealError::TooMuchWork { .. } => "TooMuchWork",
             _ => "MalformedValue",
         }
     }
@@ -122,6 +134,9 @@ impl UnsealError {
                 "sealed values cannot be moved: seal the value again for its new namespace, name or key"
             }
             UnsealError::UnsupportedVersion(_) => "upgrade ageseal to a version that reads this format",
+            UnsealError::TooMuchWork { .. } => {
+                "split the Secret into several SealedSecrets, seal to fewer recipients, or revoke controller keys no longer needed (docs/OPERATIONS.md)"
+            }
             _ => "the sealed value is damaged: seal it again from the original Secret",
         }
     }
@@ -283,6 +298,16 @@ pub fn decode_base64(sealed: &str) -> Result<Vec<u8>, UnsealError> {
 pub struct HeaderSummary {
     /// The tag of each recipient stanza (`X25519` for every stanza ageseal writes), in order.
     pub stanza_tags: Vec<String>,
+}
+
+impl HeaderSummary {
+    /// Stanzas an identity would try to open (others, like age's grease stanza, cost nothing).
+    pub fn key_stanzas(&self) -> usize {
+        self.stanza_tags
+            .iter()
+            .filter(|tag| *tag == crate::keys::X25519_TAG)
+            .count()
+    }
 }
 
 /// Checks the outline of an age v1 header (version line, stanza count, MAC line) without any

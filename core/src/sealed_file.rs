@@ -10,8 +10,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::crd::SealedSecret;
 use crate::envelope::Location;
 use crate::keys::{Keyring, RecipientId};
+use crate::limits::MAX_TRIALS_PER_OBJECT;
 use crate::manifest::ManifestError;
-use crate::seal::{Opened, UnsealError, open_base64};
+use crate::seal::{Opened, UnsealError, decode_base64, inspect, open};
 
 /// The API group and version of SealedSecret documents.
 pub const API_VERSION: &str = "ageseal.io/v1alpha1";
@@ -97,15 +98,40 @@ impl OpenedSecret {
     }
 }
 
-/// Opens every value or none: the first failing value fails the object.
+/// Opens every value or none: the first failing value fails the object. Before any key is tried,
+/// every value is decoded and its header outlined, and the worst-case number of key trials
+/// (stanzas times identities) is bounded by [`MAX_TRIALS_PER_OBJECT`].
 pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<OpenedSecret, OpenError> {
     let namespace = sealed.metadata.namespace.clone().unwrap_or_default();
     let name = sealed.metadata.name.clone().unwrap_or_default();
     let hint = sealed.spec.hint_ids();
-    let mut values = BTreeMap::new();
+    let identities = keyring.identities().len().max(1);
+    let mut decoded = Vec::with_capacity(sealed.spec.encrypted_data.len());
+    let mut trials = 0usize;
     for (key, text) in &sealed.spec.encrypted_data {
+        let failed = |source| OpenError {
+            key: key.clone(),
+            source,
+        };
+        let bytes = decode_base64(text).map_err(failed)?;
+        let stanzas = inspect(&bytes).map_err(failed)?.key_stanzas();
+        trials = trials.saturating_add(stanzas.saturating_mul(identities));
+        decoded.push((key, bytes));
+    }
+    if trials > MAX_TRIALS_PER_OBJECT {
+        let key = decoded.last().map(|(k, _)| (*k).clone()).unwrap_or_default();
+        return Err(OpenError {
+            key,
+            source: UnsealError::TooMuchWork {
+                trials,
+                limit: MAX_TRIALS_PER_OBJECT,
+            },
+        });
+    }
+    let mut values = BTreeMap::new();
+    for (key, bytes) in decoded {
         let location = Location::new(namespace.clone(), name.clone(), key.clone());
-        let opened = open_base64(text, keyring, &location, &hint).map_err(|source| OpenError {
+        let opened = open(&bytes, keyring, &location, &hint).map_err(|source| OpenError {
             key: key.clone(),
             source,
         })?;
@@ -187,6 +213,32 @@ mod tests {
             plain.data.expect("data")["password"].0.is_empty(),
             "wiped values are cleared"
         );
+    }
+
+    #[test]
+    fn work_is_bounded_before_any_key_is_tried() {
+        use crate::limits::{MAX_RECIPIENTS, MAX_TRIALS_PER_OBJECT};
+        let identity = Identity::generate();
+        let recipients: Vec<NamedRecipient> = (0..MAX_RECIPIENTS)
+            .map(|i| NamedRecipient::new(format!("r{i}"), Identity::generate().recipient().clone()))
+            .collect();
+        let values = MAX_TRIALS_PER_OBJECT / MAX_RECIPIENTS / 4 + 1;
+        let mut input =
+            String::from("apiVersion: v1\nkind: Secret\nmetadata: {name: big, namespace: a}\nstringData:\n");
+        for i in 0..values {
+            input.push_str(&format!("  k{i}: v\n"));
+        }
+        let secret = &parse_secrets(&input).expect("parses")[0];
+        let mut sealed = seal_secret(secret, &SealOptions::default(), &recipients).expect("seals");
+        sealed.spec.recipients.clear();
+        // With four identities the worst case passes the bound: refused, nothing tried.
+        let keyring = Keyring::new((0..3).map(|_| Identity::generate()).chain([identity.clone()]));
+        let err = open_sealed_secret(&sealed, &keyring).expect_err("too much work");
+        assert_eq!(err.source.code(), "TooMuchWork", "{err}");
+        assert!(err.to_string().contains("limit per object is 8192"), "{err}");
+        // With one identity it is within the bound and simply finds no matching key.
+        let err = open_sealed_secret(&sealed, &Keyring::new([identity])).expect_err("not sealed to it");
+        assert_eq!(err.source.code(), "NoMatchingKey");
     }
 
     #[test]

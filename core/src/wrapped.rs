@@ -33,6 +33,16 @@ pub enum WrappedError {
     /// Not in the documented layout.
     #[error("malformed KMS-wrapped identity: {0}")]
     Malformed(&'static str),
+    /// The encryption context is not exactly the one an identity of this purpose has.
+    #[error(
+        "the file's KMS encryption context is not that of a {purpose} identity for its own public key (purpose={purpose}, recipient=<its public key>{extra}); refused before asking KMS"
+    )]
+    UnexpectedContext {
+        /// The purpose the caller needs.
+        purpose: String,
+        /// The other pairs required, as `, key=value` text.
+        extra: String,
+    },
     /// The key is not a KMS key ARN (the region is read from it).
     #[error("{0:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or alias/NAME)")]
     NotAnArn(String),
@@ -87,6 +97,19 @@ pub fn is_wrapped(text: &str) -> bool {
 }
 
 impl WrappedIdentity {
+    /// Accepts the file only if its encryption context is exactly what an identity used for
+    /// `purpose` has: `purpose`, `recipient` = its own public key, and `extra` (e.g. the
+    /// controller's region). A file wrapped for another purpose is never unwrapped for this one.
+    pub fn check_context(&self, purpose: &str, extra: &[(&str, &str)]) -> Result<(), WrappedError> {
+        if self.context == context_for(purpose, &self.recipient, extra) {
+            return Ok(());
+        }
+        Err(WrappedError::UnexpectedContext {
+            purpose: purpose.to_owned(),
+            extra: extra.iter().map(|(k, v)| format!(", {k}={v}")).collect(),
+        })
+    }
+
     /// The region the KMS client must use.
     pub fn region(&self) -> Result<&str, WrappedError> {
         arn_region(&self.key_arn)
@@ -193,6 +216,34 @@ mod tests {
         assert!(!is_wrapped("# created\nAGE-SECRET-KEY-1XYZ\n"));
         assert_eq!(WrappedIdentity::parse(&text), Ok(wrapped.clone()));
         assert_eq!(wrapped.region(), Ok("eu-west-1"));
+    }
+
+    #[test]
+    fn only_the_exact_context_of_a_purpose_is_accepted() {
+        let wrapped = sample();
+        assert_eq!(
+            wrapped.check_context(PURPOSE_IDENTITY, &[("region", "us-east-1")]),
+            Ok(())
+        );
+        for (purpose, extra) in [
+            (PURPOSE_IDENTITY, &[][..]),
+            (PURPOSE_CONTROLLER, &[("region", "us-east-1")][..]),
+            (PURPOSE_IDENTITY, &[("region", "us-west-2")][..]),
+        ] {
+            assert!(
+                wrapped.check_context(purpose, extra).is_err(),
+                "{purpose} {extra:?}"
+            );
+        }
+        let mut other = wrapped.clone();
+        other
+            .context
+            .insert("recipient".into(), Identity::generate().recipient().to_string());
+        assert!(
+            other
+                .check_context(PURPOSE_IDENTITY, &[("region", "us-east-1")])
+                .is_err()
+        );
     }
 
     #[test]

@@ -92,6 +92,9 @@ impl KmsError {
             KmsError::Credentials(_) => {
                 "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with an IAM role (IRSA in a cluster)"
             }
+            KmsError::Wrapped(WrappedError::UnexpectedContext { .. }) => {
+                "use an identity wrapped for this purpose (ageseal keygen --kms-key for -i; the controller makes its own keys)"
+            }
             KmsError::Wrapped(_) => {
                 "pass a key ARN like arn:aws:kms:REGION:ACCOUNT:key/ID and an intact wrapped file"
             }
@@ -138,8 +141,16 @@ pub async fn wrap_identity<K: Kms>(
     })
 }
 
-/// Unwraps a wrapped identity in memory and checks it is the one the file names.
-pub async fn unwrap_identity<K: Kms>(kms: &K, wrapped: &WrappedIdentity) -> Result<Identity, KmsError> {
+/// Unwraps a wrapped identity in memory and checks it is the one the file names. The file's
+/// encryption context must be exactly that of an identity used for `purpose` (with `extra`
+/// pairs), or KMS is not even asked.
+pub async fn unwrap_identity<K: Kms>(
+    kms: &K,
+    wrapped: &WrappedIdentity,
+    purpose: &str,
+    extra: &[(&str, &str)],
+) -> Result<Identity, KmsError> {
+    wrapped.check_context(purpose, extra)?;
     let plain = kms
         .decrypt(&wrapped.key_arn, &wrapped.ciphertext, &wrapped.context)
         .await?;

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 
 use ageseal_core::Identity;
-use ageseal_core::wrapped::{PURPOSE_IDENTITY, context_for};
+use ageseal_core::wrapped::{PURPOSE_CONTROLLER, PURPOSE_IDENTITY, context_for};
 use ageseal_kms::fake::FakeKms;
 use ageseal_kms::moto::Moto;
 use ageseal_kms::{AwsKms, KmsError, unwrap_identity, wrap_identity};
@@ -25,13 +25,33 @@ async fn moto_wraps_and_unwraps_and_refuses_a_wrong_context_or_key() {
         "plaintext key in the file"
     );
     let parsed = ageseal_core::wrapped::WrappedIdentity::parse(&text).expect("parses");
-    let unwrapped = unwrap_identity(&kms, &parsed).await.expect("unwraps");
+    let unwrapped = unwrap_identity(&kms, &parsed, PURPOSE_IDENTITY, &[])
+        .await
+        .expect("unwraps");
     assert_eq!(unwrapped.recipient(), identity.recipient());
 
+    // A file claiming another purpose is refused before KMS is asked.
     let mut wrong = parsed.clone();
     wrong.context.insert("purpose".into(), "something-else".into());
+    let err = unwrap_identity(&kms, &wrong, PURPOSE_IDENTITY, &[])
+        .await
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(matches!(err, KmsError::Wrapped(_)), "{err:?}");
+    // An identity wrapped for the controller does not open as a user's identity.
+    assert!(
+        unwrap_identity(&kms, &parsed, PURPOSE_CONTROLLER, &[("region", "us-east-1")])
+            .await
+            .is_err()
+    );
+    // A file whose context was edited to the expected one: KMS itself refuses the ciphertext.
+    let other = context_for(PURPOSE_IDENTITY, identity.recipient(), &[("region", "x")]);
+    let mut edited = wrap_identity(&kms, &arn, &identity, other).await.expect("wraps");
+    edited.context = parsed.context.clone();
     assert_eq!(
-        unwrap_identity(&kms, &wrong).await.map(|_| ()),
+        unwrap_identity(&kms, &edited, PURPOSE_IDENTITY, &[])
+            .await
+            .map(|_| ()),
         Err(KmsError::WrongContext { key: arn.clone() })
     );
 
@@ -71,30 +91,29 @@ async fn the_fake_covers_disabled_keys_and_denied_callers() {
     let kms = FakeKms::default();
     let arn = "arn:aws:kms:us-east-1:123456789012:key/fake";
     let identity = Identity::generate();
-    let context = context_for(PURPOSE_IDENTITY, identity.recipient(), &[("region", "us-east-1")]);
+    let region = [("region", "us-east-1")];
+    let context = context_for(PURPOSE_CONTROLLER, identity.recipient(), &region);
     let wrapped = wrap_identity(&kms, arn, &identity, context).await.expect("wraps");
+    let unwrap = |w| unwrap_identity(&kms, w, PURPOSE_CONTROLLER, &region);
     kms.set_disabled(arn, true);
     assert_eq!(
-        unwrap_identity(&kms, &wrapped).await.map(|_| ()),
+        unwrap(&wrapped).await.map(|_| ()),
         Err(KmsError::KeyDisabled { key: arn.into() })
     );
     kms.set_disabled(arn, false);
     kms.set_denied(arn, true);
-    let err = unwrap_identity(&kms, &wrapped)
-        .await
-        .map(|_| ())
-        .expect_err("denied");
+    let err = unwrap(&wrapped).await.map(|_| ()).expect_err("denied");
     assert_eq!(err, KmsError::AccessDenied { key: arn.into() });
     assert!(err.hint().contains("kms:Decrypt"));
     kms.set_denied(arn, false);
-    assert!(unwrap_identity(&kms, &wrapped).await.is_ok());
+    assert!(unwrap(&wrapped).await.is_ok());
     let mut swapped = wrapped.clone();
     swapped.recipient = Identity::generate().recipient().clone();
     swapped
         .context
         .insert("recipient".into(), swapped.recipient.to_string());
     assert!(
-        unwrap_identity(&kms, &swapped).await.is_err(),
+        unwrap(&swapped).await.is_err(),
         "a file naming another recipient must not open"
     );
 }

@@ -272,3 +272,23 @@ async fn injected_conflicts_and_server_errors_are_retried_and_lose_nothing() {
         ("True".into(), "Unsealed".into())
     );
 }
+
+#[tokio::test]
+async fn retry_counts_of_objects_that_went_away_are_forgotten() {
+    use ageseal_controller::reconcile::ReconcileError;
+    let client = fake(None).await;
+    let ctx = context(&client, &[]);
+    let err = ReconcileError {
+        reason: "NoMatchingKey",
+        message: String::new(),
+    };
+    let stranger = Identity::generate();
+    let a = Arc::new(sealed("a", NS, &[("k", "v")], &[&stranger]));
+    let b = Arc::new(sealed("b", NS, &[("k", "v")], &[&stranger]));
+    let first = error_policy(a.clone(), &err, ctx.clone());
+    error_policy(b.clone(), &err, ctx.clone());
+    assert_eq!(ctx.forget_failures(|key| key == "payments/a"), 1, "b went away");
+    assert_eq!(ctx.forget_failures(|key| key == "payments/a"), 0);
+    assert_ne!(error_policy(a, &err, ctx.clone()), first, "a's count was kept");
+    assert_eq!(error_policy(b, &err, ctx), first, "b starts over");
+}
