@@ -12,16 +12,17 @@ export PATH="$CARGO_TARGET_DIR/debug:$PATH"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cd "$work"
+mkdir -p "$work/repo" "$work/keys"
+cd "$work/repo"
 step() { printf '\n$ %s\n' "$*"; }
 
-echo "working in a scratch repository: $work"
-step "ageseal keygen -o us-east-1.key   # in real life each region's controller makes its own key"
-east=$(ageseal keygen -o us-east-1.key); echo "$east"
-step "ageseal keygen -o us-west-2.key"
-west=$(ageseal keygen -o us-west-2.key); echo "$west"
-step "ageseal keygen -o recovery.key     # break-glass key, kept offline (or KMS-wrapped)"
-recovery=$(ageseal keygen -o recovery.key); echo "$recovery"
+echo "working in a scratch repository: $work/repo (private keys go to $work/keys, never into the repository)"
+step "ageseal keygen -o ../keys/us-east-1.key   # in real life each region's controller makes its own key"
+east=$(ageseal keygen -o ../keys/us-east-1.key); echo "$east"
+step "ageseal keygen -o ../keys/us-west-2.key"
+west=$(ageseal keygen -o ../keys/us-west-2.key); echo "$west"
+step "ageseal keygen -o ../keys/recovery.key     # break-glass key, kept offline (or KMS-wrapped)"
+recovery=$(ageseal keygen -o ../keys/recovery.key); echo "$recovery"
 
 step "ageseal region add us-east-1 --recipient $east"
 ageseal region add us-east-1 --recipient "$east"
@@ -46,18 +47,18 @@ cat apps/payments/db.yaml
 step "ageseal verify   # what CI runs"
 ageseal verify
 
-step "ageseal-controller render -f apps/payments/db.yaml -i us-east-1.key   # active region"
-ageseal-controller render -f apps/payments/db.yaml -i us-east-1.key 2>/dev/null | tee east.out
-step "ageseal-controller render -f apps/payments/db.yaml -i us-west-2.key   # warm standby"
-ageseal-controller render -f apps/payments/db.yaml -i us-west-2.key 2>/dev/null | tee west.out
-cmp -s east.out west.out
+step "ageseal-controller render -f apps/payments/db.yaml -i ../keys/us-east-1.key   # active region"
+ageseal-controller render -f apps/payments/db.yaml -i ../keys/us-east-1.key 2>/dev/null | tee ../east.out
+step "ageseal-controller render -f apps/payments/db.yaml -i ../keys/us-west-2.key   # warm standby"
+ageseal-controller render -f apps/payments/db.yaml -i ../keys/us-west-2.key 2>/dev/null | tee ../west.out
+cmp -s ../east.out ../west.out
 echo
 echo "both regions produce the same Secret from the same file."
 
-step "sed 's/namespace: payments/namespace: billing/' apps/payments/db.yaml > stolen.yaml"
-sed 's/namespace: payments/namespace: billing/' apps/payments/db.yaml > stolen.yaml
-step "ageseal-controller render -f stolen.yaml -i us-east-1.key   # a value copied elsewhere is refused"
-if ageseal-controller render -f stolen.yaml -i us-east-1.key; then
+step "sed 's/namespace: payments/namespace: billing/' apps/payments/db.yaml > ../stolen.yaml"
+sed 's/namespace: payments/namespace: billing/' apps/payments/db.yaml > ../stolen.yaml
+step "ageseal-controller render -f ../stolen.yaml -i ../keys/us-east-1.key   # a value copied elsewhere is refused"
+if ageseal-controller render -f ../stolen.yaml -i ../keys/us-east-1.key; then
   echo "unexpected: a replayed value was accepted"; exit 1
 fi
 echo

@@ -158,6 +158,10 @@ pub struct RekeyArgs {
     /// Say what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Re-seal every SealedSecret, not only those whose recipients differ: spec.recipients is
+    /// an unauthenticated hint, so after a key leak it cannot tell which values need it.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `ageseal keygen`.

@@ -155,6 +155,24 @@ impl ConfigFinder {
     }
 }
 
+/// An `age1...` recipient given on the command line. The text is never repeated (it may be a
+/// private key pasted by mistake, which is then said, with what to do).
+pub fn parse_recipient_arg(what: &str, text: &str) -> Result<Recipient, Failure> {
+    text.parse().map_err(|e: ageseal_core::KeyError| {
+        if text.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+            Failure::input(
+                format!("{what} is a private key, not a public one"),
+                "pass the age1... public key instead; the private key is now in your shell history: make a new one and retire this one",
+            )
+        } else {
+            Failure::input(
+                format!("{what}: {e}"),
+                "pass a public key printed by ageseal keygen or age-keygen",
+            )
+        }
+    })
+}
+
 /// Recipients for sealing to `target` (or the working folder): `--recipient` if given, else
 /// `.ageseal.yaml` narrowed by `--region`.
 pub fn resolve_recipients(
@@ -167,12 +185,7 @@ pub fn resolve_recipients(
             .iter()
             .enumerate()
             .map(|(i, text)| {
-                let recipient: Recipient = text.parse().map_err(|e: ageseal_core::KeyError| {
-                    Failure::input(
-                        format!("--recipient {text}: {e}"),
-                        "pass a public key printed by ageseal keygen or age-keygen",
-                    )
-                })?;
+                let recipient = parse_recipient_arg(&format!("--recipient number {}", i + 1), text)?;
                 Ok(NamedRecipient::new(format!("recipient-{}", i + 1), recipient))
             })
             .collect();
@@ -280,7 +293,44 @@ fn unwrap_all(
     })
 }
 
-/// Every YAML or JSON file under `paths` (default `.`), skipping hidden folders, sorted.
+/// Every regular file under `root` (itself, if a file), skipping hidden folders such as `.git`,
+/// sorted.
+pub fn all_files(root: &Path) -> Result<Vec<PathBuf>, Failure> {
+    if !root.exists() {
+        return Err(Failure::io(
+            "read",
+            root,
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            entry.depth() == 0
+                || !(entry.file_type().is_dir() && entry.file_name().to_string_lossy().starts_with('.'))
+        });
+    for entry in walker {
+        let entry = entry.map_err(|e| Failure::io("walk", root, &std::io::Error::other(e.to_string())))?;
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+/// The first `limit` bytes of a file as text (lossy); empty if it cannot be read.
+pub fn read_prefix(path: &Path, limit: u64) -> String {
+    let mut buf = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(limit).read_to_end(&mut buf);
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Every YAML or JSON file under `paths` (default `.`), skipping hidden folders, sorted. A path
+/// named explicitly is taken whatever its extension.
 pub fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     let roots = if paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -289,25 +339,12 @@ pub fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     };
     let mut files = Vec::new();
     for root in &roots {
-        if !root.exists() {
-            return Err(Failure::io(
-                "read",
-                root,
-                &std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
-        }
-        let walker = walkdir::WalkDir::new(root).into_iter().filter_entry(|entry| {
-            entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
-        });
-        for entry in walker {
-            let entry =
-                entry.map_err(|e| Failure::io("walk", root, &std::io::Error::other(e.to_string())))?;
-            let is_manifest = entry
-                .path()
+        for file in all_files(root)? {
+            let is_manifest = file
                 .extension()
                 .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json");
-            if entry.file_type().is_file() && (is_manifest || entry.depth() == 0) {
-                files.push(entry.into_path());
+            if is_manifest || file == *root {
+                files.push(file);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The `ageseal` command: seal, unseal, verify, rekey, keygen, region and completions.
 
 pub mod args;
+mod cluster;
 mod commands;
 mod failure;
 mod files;

@@ -1,7 +1,7 @@
 //! Offline commands: `render` (the Secrets reconcile would apply, no cluster) and `crd`.
 
 use ageseal_core::crd::SealedSecret;
-use ageseal_core::sealed_file::{Document, parse_documents};
+use ageseal_core::manifest_file::ManifestFile;
 use ageseal_core::{Keyring, parse_identity_file};
 use kube::CustomResourceExt;
 
@@ -45,13 +45,10 @@ pub fn render(
         })?;
         keyring.extend(parsed);
     }
-    let documents = parse_documents(manifests)
+    let file = ManifestFile::parse(manifests)
         .map_err(|e| fail(format!("{source}: {e}"), "pass a file of SealedSecrets"))?;
     let mut out = Vec::new();
-    for document in &documents {
-        let Document::Sealed(sealed) = document else {
-            continue;
-        };
+    for sealed in file.sealed() {
         let mut desired = desired_secret(sealed, &keyring, &Policy::default())
             .map_err(|e| fail(format!("{source}: {} ({})", e.message, e.reason), e.hint))?;
         out.push(serde_yaml::to_string(&desired.secret).expect("Secret serializes"));

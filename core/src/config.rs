@@ -173,7 +173,7 @@ impl RepoConfig {
         let config: RepoConfig = if text.trim().is_empty() {
             RepoConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(crate::yaml::describe(&e)))?
         };
         config.validate()?;
         Ok(config)
@@ -218,7 +218,7 @@ impl RepoConfig {
                 if self.region(name).is_none() {
                     return Err(invalid(
                         format!("rules[{i}].regions[{j}]"),
-                        format!("no region named {name:?}"),
+                        "names a region that regions does not define",
                     ));
                 }
             }

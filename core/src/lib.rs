@@ -8,9 +8,11 @@ pub mod crd;
 pub mod envelope;
 pub mod keys;
 pub mod manifest;
+pub mod manifest_file;
 pub mod seal;
 pub mod sealed_file;
 pub mod wrapped;
+pub mod yaml;
 
 pub use envelope::{Binding, BindingError, Location, Scope};
 pub use keys::{Identity, KeyError, Keyring, Recipient, RecipientId, parse_identity_file};

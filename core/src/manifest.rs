@@ -17,6 +17,7 @@ use crate::crd::{
 use crate::envelope::{Binding, BindingError, Location, Scope};
 use crate::keys::Recipient;
 use crate::seal::{SealError, seal_base64};
+use crate::yaml::{self, YamlError};
 
 /// Secret values, zeroized on drop.
 pub type SecretData = BTreeMap<String, Zeroizing<Vec<u8>>>;
@@ -90,6 +91,18 @@ pub enum ManifestError {
     /// No Secret at all in the input.
     #[error("the input holds no Secret")]
     Empty,
+    /// A label or annotation holds one of the Secret's values: sealing would publish it.
+    #[error(
+        "document {doc}: the {field} {key} holds one of the Secret's values, which would be copied into spec.template in clear"
+    )]
+    ValueInMetadata {
+        /// 1-based document number.
+        doc: usize,
+        /// `label` or `annotation`.
+        field: &'static str,
+        /// Its key.
+        key: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -126,29 +139,97 @@ impl<'de> Deserialize<'de> for RawValue {
     }
 }
 
+impl ManifestError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ManifestError::Syntax { message, .. } if message.contains("twice") => {
+                "remove the repeated key: which of the two is meant cannot be guessed"
+            }
+            ManifestError::Syntax { message, .. } if message.contains("nested deeper") => {
+                "this is not a Kubernetes manifest; check what was piped in"
+            }
+            ManifestError::ValueInMetadata { .. } => {
+                "remove that label or annotation from the input Secret (labels and annotations are not encrypted)"
+            }
+            ManifestError::BadBase64 { .. } => {
+                "data values are base64; put plain text under stringData instead"
+            }
+            ManifestError::NotAString { .. } => "quote the value so it is a string",
+            _ => {
+                "give Secret manifests, e.g. kubectl create secret generic NAME --from-literal=k=v --dry-run=client -o yaml"
+            }
+        }
+    }
+}
+
+impl From<YamlError> for ManifestError {
+    fn from(err: YamlError) -> Self {
+        match err {
+            YamlError::Invalid { doc, what } => ManifestError::Syntax { doc, message: what },
+            other @ YamlError::TooDeep { doc, .. } => ManifestError::Syntax {
+                doc,
+                message: other
+                    .to_string()
+                    .trim_start_matches(&format!("document {doc}: "))
+                    .to_owned(),
+            },
+        }
+    }
+}
+
 /// Reads every Secret from YAML or JSON text: several documents, and `kind: List` items.
+/// Duplicate keys, deep nesting and values copied into labels or annotations are refused.
 pub fn parse_secrets(text: &str) -> Result<Vec<PlainSecret>, ManifestError> {
     let mut secrets = Vec::new();
-    for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let doc = i + 1;
-        let raw: Option<RawDoc> = Option::deserialize(document).map_err(|e| ManifestError::Syntax {
-            doc,
-            message: e.to_string(),
-        })?;
-        match raw {
-            Some(raw) if raw.kind == "List" => {
-                for item in raw.items {
-                    secrets.push(to_plain(doc, item)?);
-                }
+    for document in yaml::split(text) {
+        let doc = document.number;
+        if yaml::value(&document)?.is_none() {
+            continue;
+        }
+        let raw: RawDoc = yaml::typed(&document)?;
+        if raw.kind == "List" {
+            for item in raw.items {
+                secrets.push(to_plain(doc, item)?);
             }
-            Some(raw) => secrets.push(to_plain(doc, raw)?),
-            None => {}
+        } else {
+            secrets.push(to_plain(doc, raw)?);
         }
     }
     if secrets.is_empty() {
         return Err(ManifestError::Empty);
     }
     Ok(secrets)
+}
+
+/// Values shorter than this are not looked for in labels and annotations (they would match by
+/// chance); longer ones found there would be copied into `spec.template` in clear.
+const MIN_VALUE_SEARCHED: usize = 6;
+
+fn value_in_metadata(doc: usize, secret: &PlainSecret) -> Result<(), ManifestError> {
+    let metadata = secret
+        .labels
+        .iter()
+        .map(|(k, v)| ("label", k, v))
+        .chain(secret.annotations.iter().map(|(k, v)| ("annotation", k, v)));
+    for (field, key, text) in metadata {
+        let holds = secret.data.values().any(|value| {
+            let plain = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| v.len() >= MIN_VALUE_SEARCHED);
+            let encoded = BASE64_STANDARD.encode(value.as_slice());
+            plain.is_some_and(|v| text.contains(v))
+                || (value.len() >= MIN_VALUE_SEARCHED && text.contains(encoded.trim_end_matches('=')))
+        });
+        if holds {
+            return Err(ManifestError::ValueInMetadata {
+                doc,
+                field,
+                key: key.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn to_plain(doc: usize, raw: RawDoc) -> Result<PlainSecret, ManifestError> {
@@ -181,7 +262,7 @@ fn to_plain(doc: usize, raw: RawDoc) -> Result<PlainSecret, ManifestError> {
     let meta = raw.metadata;
     let mut annotations = meta.annotations.unwrap_or_default();
     annotations.remove(LAST_APPLIED_ANNOTATION);
-    Ok(PlainSecret {
+    let secret = PlainSecret {
         name: meta.name,
         namespace: meta.namespace,
         labels: meta.labels.unwrap_or_default(),
@@ -189,7 +270,9 @@ fn to_plain(doc: usize, raw: RawDoc) -> Result<PlainSecret, ManifestError> {
         data,
         type_: raw.type_,
         immutable: raw.immutable,
-    })
+    };
+    value_in_metadata(doc, &secret)?;
+    Ok(secret)
 }
 
 /// How `ageseal seal` was asked to seal.

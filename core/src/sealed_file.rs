@@ -1,5 +1,5 @@
-//! SealedSecret documents in files: finding them among other manifests, opening every value of
-//! one (all or nothing), and turning the result back into a plain Secret.
+//! Opening a SealedSecret: every value of one (all or nothing, work bounded first), and turning
+//! the result back into a plain Secret. Files of them are read by [`crate::manifest_file`].
 
 use std::collections::BTreeMap;
 
@@ -11,68 +11,10 @@ use crate::crd::SealedSecret;
 use crate::envelope::Location;
 use crate::keys::{Keyring, RecipientId};
 use crate::limits::MAX_TRIALS_PER_OBJECT;
-use crate::manifest::ManifestError;
 use crate::seal::{Opened, UnsealError, decode_base64, inspect, open};
 
 /// The API group and version of SealedSecret documents.
 pub const API_VERSION: &str = "ageseal.io/v1alpha1";
-
-/// One YAML document of a file.
-#[derive(Debug, Clone)]
-pub enum Document {
-    /// A SealedSecret.
-    Sealed(Box<SealedSecret>),
-    /// Anything else, kept as it was parsed.
-    Other(serde_yaml::Value),
-}
-
-/// Splits YAML or JSON text into documents, parsing SealedSecrets (and `kind: List` is left as is).
-pub fn parse_documents(text: &str) -> Result<Vec<Document>, ManifestError> {
-    let mut documents = Vec::new();
-    for (i, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let doc = i + 1;
-        let syntax = |e: serde_yaml::Error| ManifestError::Syntax {
-            doc,
-            message: e.to_string(),
-        };
-        let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document).map_err(syntax)?;
-        if value.is_null() {
-            continue;
-        }
-        let kind = value.get("kind").and_then(serde_yaml::Value::as_str);
-        let api_version = value.get("apiVersion").and_then(serde_yaml::Value::as_str);
-        match (kind, api_version) {
-            (Some("SealedSecret"), Some(API_VERSION)) => {
-                let sealed: SealedSecret = serde_yaml::from_value(value).map_err(syntax)?;
-                documents.push(Document::Sealed(Box::new(sealed)));
-            }
-            (Some("SealedSecret"), Some(other)) if other.starts_with("ageseal.io/") => {
-                return Err(ManifestError::Syntax {
-                    doc,
-                    message: format!("apiVersion {other} is not supported (expected {API_VERSION})"),
-                });
-            }
-            _ => documents.push(Document::Other(value)),
-        }
-    }
-    Ok(documents)
-}
-
-/// Writes documents back as multi-document YAML.
-pub fn to_yaml(documents: &[Document]) -> String {
-    let mut out = String::new();
-    for (i, document) in documents.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        let text = match document {
-            Document::Sealed(sealed) => serde_yaml::to_string(sealed),
-            Document::Other(value) => serde_yaml::to_string(value),
-        };
-        out.push_str(&text.expect("parsed documents serialize"));
-    }
-    out
-}
 
 /// A value of a SealedSecret that could not be opened; the whole object fails with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +124,7 @@ mod tests {
     use crate::config::NamedRecipient;
     use crate::keys::Identity;
     use crate::manifest::{SealOptions, parse_secrets, seal_secret};
+    use crate::manifest_file::ManifestFile;
 
     #[test]
     fn sealed_documents_round_trip_and_open_to_the_plain_secret() {
@@ -190,17 +133,15 @@ mod tests {
         let secret = &parse_secrets(input).expect("parses")[0];
         let recipients = [NamedRecipient::new("east", identity.recipient().clone())];
         let sealed = seal_secret(secret, &SealOptions::default(), &recipients).expect("seals");
-        let text = to_yaml(&[
-            Document::Sealed(Box::new(sealed.clone())),
-            Document::Other(serde_yaml::from_str("{apiVersion: v1, kind: ConfigMap}").expect("yaml")),
-        ]);
-        let documents = parse_documents(&text).expect("parses");
-        let Document::Sealed(parsed) = &documents[0] else {
-            panic!("first is sealed")
-        };
+        let text = format!(
+            "{}---\napiVersion: v1\nkind: ConfigMap\n",
+            serde_yaml::to_string(&sealed).expect("yaml")
+        );
+        let file = ManifestFile::parse(&text).expect("parses");
+        let parsed = file.sealed()[0];
         assert_eq!(parsed.spec, sealed.spec);
         assert_eq!(parsed.metadata, sealed.metadata);
-        assert!(matches!(documents[1], Document::Other(_)));
+        assert_eq!(file.others().len(), 1);
         let opened = open_sealed_secret(parsed, &Keyring::new([identity])).expect("opens");
         let plain = plain_secret(parsed, &opened);
         assert_eq!(plain.metadata.namespace.as_deref(), Some("payments"));
@@ -243,7 +184,8 @@ mod tests {
 
     #[test]
     fn other_ageseal_versions_are_refused() {
-        let err = parse_documents("apiVersion: ageseal.io/v2\nkind: SealedSecret\n").expect_err("refused");
+        let err =
+            ManifestFile::parse("apiVersion: ageseal.io/v2\nkind: SealedSecret\n").expect_err("refused");
         assert!(err.to_string().contains("ageseal.io/v2"), "{err}");
     }
 }

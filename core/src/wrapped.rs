@@ -44,8 +44,10 @@ pub enum WrappedError {
         extra: String,
     },
     /// The key is not a KMS key ARN (the region is read from it).
-    #[error("{0:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or alias/NAME)")]
-    NotAnArn(String),
+    #[error(
+        "the KMS key is not an ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME)"
+    )]
+    NotAnArn,
 }
 
 /// A parsed wrapped identity. Holds no secret: the private key is KMS ciphertext.
@@ -73,7 +75,7 @@ pub fn arn_region(arn: &str) -> Result<&str, WrappedError> {
         {
             Ok(region)
         }
-        _ => Err(WrappedError::NotAnArn(arn.to_owned())),
+        _ => Err(WrappedError::NotAnArn),
     }
 }
 

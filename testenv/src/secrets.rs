@@ -6,11 +6,12 @@ use std::sync::Mutex;
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Records a secret value used by a test; returns it for convenience. The value must hold an
-/// upper-case letter: Kubernetes names cannot, so a name logged on purpose is never mistaken for it.
+/// upper-case letter (Kubernetes names cannot, so a name logged on purpose is never mistaken for
+/// it) and at least 8 characters (shorter ones occur by chance).
 pub fn remember(value: &str) -> String {
     assert!(
-        value.chars().any(char::is_uppercase),
-        "secret values of tests need an upper-case letter (see ageseal_testenv::secrets)"
+        value.chars().any(char::is_uppercase) && value.len() >= 8,
+        "secret values of tests need an upper-case letter and 8 characters (see ageseal_testenv::secrets)"
     );
     if let Ok(mut seen) = SEEN.lock() {
         seen.push(value.to_owned());

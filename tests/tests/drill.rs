@@ -21,7 +21,8 @@ use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::{Context, reconcile};
 use ageseal_core::config::{RecoveryConfig, RepoConfig};
 use ageseal_core::crd::SealedSecret;
-use ageseal_core::sealed_file::{Document, open_sealed_secret, parse_documents};
+use ageseal_core::manifest_file::ManifestFile;
+use ageseal_core::sealed_file::open_sealed_secret;
 use ageseal_core::wrapped::WrappedIdentity;
 use ageseal_core::{Identity, Keyring};
 use ageseal_kms::moto::Moto;
@@ -162,13 +163,11 @@ fn sealed_files(dir: &Path) -> Vec<(PathBuf, SealedSecret)> {
         .into_iter()
         .flat_map(|path| {
             let text = std::fs::read_to_string(&path).expect("read");
-            parse_documents(&text)
+            ManifestFile::parse(&text)
                 .expect("parses")
+                .sealed()
                 .into_iter()
-                .filter_map(move |d| match d {
-                    Document::Sealed(s) => Some((path.clone(), *s)),
-                    Document::Other(_) => None,
-                })
+                .map(|s| (path.clone(), s.clone()))
                 .collect::<Vec<_>>()
         })
         .collect()

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ageseal_core::crd::SealedSecret;
-use ageseal_core::sealed_file::{Document, parse_documents};
+use ageseal_core::manifest_file::ManifestFile;
 use clap::CommandFactory;
 
 use crate::args::{Args, CompletionsArgs};
@@ -25,14 +25,30 @@ pub fn hint_ids(sealed: &SealedSecret) -> Vec<&str> {
 }
 
 /// Reads and parses a file of manifests (stdin for `-`).
-pub fn load_sealed_file(path: &Path) -> Result<Vec<Document>, Failure> {
+pub fn load_sealed_file(path: &Path) -> Result<ManifestFile, Failure> {
     let text = read_text(Some(path))?;
-    parse_documents(&text).map_err(|e| {
+    ManifestFile::parse(&text).map_err(|e| {
         Failure::input(
             format!("{}: {e}", path.display()),
             "give a YAML or JSON file of SealedSecrets",
         )
     })
+}
+
+/// What to do about a value that did not open, for commands that open values (`unseal`,
+/// `verify -i`, `rekey`): never "run rekey" for what rekey cannot fix.
+pub fn open_hint(code: &str) -> &'static str {
+    match code {
+        "ScopeMismatch" => {
+            "the object was renamed or moved, or a value was copied from elsewhere: seal the value again for this place (rekey cannot change where a value may be used)"
+        }
+        "NoMatchingKey" => {
+            "pass an identity this file was sealed to with -i (the recovery identity opens every value)"
+        }
+        "TooMuchWork" => "split the Secret, or seal it to fewer recipients",
+        "UnsupportedVersion" => "upgrade ageseal to a version that reads this format",
+        _ => "the value is damaged: seal it again from the original (ageseal seal --merge-into FILE)",
+    }
 }
 
 /// A short label for a SealedSecret in messages: `namespace/name`.

@@ -20,12 +20,7 @@ pub fn run(args: RegionArgs) -> Result<ExitCode, Failure> {
             controller_namespace,
         } => {
             let recipient: Recipient = match (recipient, from_cluster) {
-                (Some(text), _) => text.parse().map_err(|e: ageseal_core::KeyError| {
-                    Failure::input(
-                        format!("--recipient: {e}"),
-                        "pass the region controller's age1... public key",
-                    )
-                })?,
+                (Some(text), _) => crate::files::parse_recipient_arg("--recipient", &text)?,
                 (None, Some(context)) => from_cluster_key(&context, &controller_namespace)?,
                 (None, None) => {
                     return Err(Failure::input(

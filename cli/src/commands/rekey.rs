@@ -1,5 +1,6 @@
-//! `ageseal rekey`: re-seals SealedSecrets whose recipients differ from `.ageseal.yaml`, and only
-//! those, so a second run changes nothing. Everything is computed before anything is written.
+//! `ageseal rekey`: re-seals SealedSecrets whose recipients differ from `.ageseal.yaml` (or all of
+//! them with `--all`), so a second run changes nothing. A file that cannot be opened is skipped
+//! and listed at the end (exit 4); the others are rewritten, each atomically, in their own format.
 
 use std::io::IsTerminal;
 use std::os::unix::fs::PermissionsExt;
@@ -8,11 +9,12 @@ use std::process::ExitCode;
 
 use ageseal_core::config::NamedRecipient;
 use ageseal_core::crd::SealedSecret;
-use ageseal_core::sealed_file::{Document, open_sealed_secret, parse_documents, to_yaml};
+use ageseal_core::manifest_file::ManifestFile;
+use ageseal_core::sealed_file::open_sealed_secret;
 use ageseal_core::{Keyring, Recipient, seal_base64};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{hint_ids, label};
+use super::{hint_ids, label, open_hint};
 use crate::args::RekeyArgs;
 use crate::failure::{Exit, Failure};
 use crate::files::{ConfigFinder, manifest_files, write_atomic};
@@ -21,6 +23,13 @@ struct Rewrite {
     path: PathBuf,
     text: String,
     changed: Vec<String>,
+}
+
+/// A file left as it was, and why.
+struct Skipped {
+    path: PathBuf,
+    why: String,
+    hint: String,
 }
 
 pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
@@ -34,53 +43,55 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
         ProgressBar::hidden()
     };
     let mut finder = ConfigFinder::default();
-    let (mut rewrites, mut current) = (Vec::new(), 0usize);
+    let (mut rewrites, mut skipped, mut current) = (Vec::new(), Vec::new(), 0usize);
     for path in files {
         progress.inc(1);
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        if !text.contains("ageseal.io/") {
+        let mut parsed = match ManifestFile::parse(&text) {
+            Ok(parsed) => parsed,
+            Err(e) if text.to_ascii_lowercase().contains("ageseal") => {
+                skipped.push(Skipped {
+                    why: e.to_string(),
+                    hint: "fix the YAML or JSON so it parses".into(),
+                    path,
+                });
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if parsed.sealed().is_empty() {
             continue;
         }
-        let mut documents = parse_documents(&text).map_err(|e| {
-            Failure::input(
-                format!("{}: {e}", path.display()),
-                "fix or move the file, then run rekey again",
-            )
-        })?;
-        if !documents.iter().any(|d| matches!(d, Document::Sealed(_))) {
+        let Some(found) = finder.for_file(&path)? else {
+            skipped.push(Skipped {
+                why: "no .ageseal.yaml governs it".into(),
+                hint: "rekey seals to the config's recipients: create one with `ageseal region add`".into(),
+                path,
+            });
             continue;
-        }
-        let found = finder.for_file(&path)?.ok_or_else(|| {
-            Failure::input(
-                format!("no .ageseal.yaml governs {}", path.display()),
-                "rekey seals to the config's recipients: create one with `ageseal region add`",
-            )
-        })?;
+        };
         let expected = found.recipients_for(Some(&path), &[])?;
         let want: Vec<String> = expected.iter().map(|r| r.recipient.id().to_string()).collect();
         let mut changed = Vec::new();
-        for document in &mut documents {
-            let Document::Sealed(sealed) = document else {
-                continue;
-            };
-            if hint_ids(sealed) == want {
+        let edited = parsed.edit(|sealed| {
+            if !args.all && hint_ids(sealed) == want {
                 current += 1;
-                continue;
+                return Ok(false);
             }
-            reseal(sealed, &expected, &keyring).map_err(|f| Failure {
-                message: format!("{}: {}", path.display(), f.message),
-                ..f
-            })?;
+            reseal(sealed, &expected, &keyring)?;
             changed.push(label(sealed));
-        }
-        if !changed.is_empty() {
-            rewrites.push(Rewrite {
+            Ok(true)
+        });
+        match edited.and_then(|_| parsed.to_text().map_err(|e| Failure::input(e.to_string(), ""))) {
+            Ok(text) if !changed.is_empty() => rewrites.push(Rewrite { path, text, changed }),
+            Ok(_) => {}
+            Err(failure) => skipped.push(Skipped {
                 path,
-                text: to_yaml(&documents),
-                changed,
-            });
+                why: failure.message,
+                hint: failure.hint,
+            }),
         }
     }
     progress.finish_and_clear();
@@ -102,7 +113,15 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
         "{verb} {count} SealedSecrets in {} files; {current} already current",
         rewrites.len()
     );
-    Ok(ExitCode::SUCCESS)
+    if skipped.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &skipped {
+        eprintln!("{}: {} (hint: {})", s.path.display(), s.why, s.hint);
+    }
+    eprintln!("error: left {} file(s) unchanged, listed above", skipped.len());
+    eprintln!("hint: each line says what to do; rekey again once they are fixed");
+    Ok(ExitCode::from(Exit::Open as u8))
 }
 
 /// Opens every value (binding checked) and seals it again, same binding, to `recipients`.
@@ -111,8 +130,13 @@ fn reseal(
     recipients: &[NamedRecipient],
     keyring: &Keyring,
 ) -> Result<(), Failure> {
-    let opened = open_sealed_secret(sealed, keyring)
-        .map_err(|e| Failure::new(Exit::Open, format!("{}: {e}", label(sealed)), e.source.hint()))?;
+    let opened = open_sealed_secret(sealed, keyring).map_err(|e| {
+        Failure::new(
+            Exit::Open,
+            format!("{}: {e}", label(sealed)),
+            open_hint(e.source.code()),
+        )
+    })?;
     let keys: Vec<Recipient> = recipients.iter().map(|r| r.recipient.clone()).collect();
     for (key, value) in &opened.values {
         let text = seal_base64(&value.value, &value.binding, &keys)

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use ageseal_core::config::NamedRecipient;
 use ageseal_core::crd::{SCOPE_ANNOTATION, SealedSecret};
 use ageseal_core::manifest::{PlainSecret, SealOptions, SealSecretError, parse_secrets, seal_secret};
-use ageseal_core::sealed_file::Document;
 use ageseal_core::{Binding, Location, Recipient, Scope, seal_base64};
 
 use super::{hint_ids, load_sealed_file};
@@ -22,12 +21,7 @@ pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
         return seal_raw(&args);
     }
     let text = read_text(args.file.as_deref())?;
-    let secrets = parse_secrets(&text).map_err(|e| {
-        Failure::input(
-            e.to_string(),
-            "give Secret manifests, e.g. kubectl create secret generic NAME --from-literal=k=v --dry-run=client -o yaml",
-        )
-    })?;
+    let secrets = parse_secrets(&text).map_err(|e| Failure::input(e.to_string(), e.hint()))?;
     if secrets.len() > 1 && args.name.is_some() {
         return Err(Failure::input(
             format!("--name cannot name {} Secrets at once", secrets.len()),
@@ -101,30 +95,23 @@ fn merge_into(args: &SealArgs, target: &Path, secrets: &[PlainSecret]) -> Result
             "merge one Secret at a time",
         ));
     };
-    let mut documents = load_sealed_file(target)?;
-    let sealed_docs: Vec<usize> = documents
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| matches!(d, Document::Sealed(_)))
-        .map(|(i, _)| i)
-        .collect();
-    let [index] = sealed_docs[..] else {
-        return Err(Failure::input(
-            format!(
-                "{} holds {} SealedSecrets; --merge-into needs exactly one",
-                target.display(),
-                sealed_docs.len()
-            ),
-            "split the file, or seal into a new file with -o",
-        ));
+    let mut file = load_sealed_file(target)?;
+    let count = file.sealed().len();
+    let existing = match file.sealed()[..] {
+        [existing] => existing.clone(),
+        _ => {
+            return Err(Failure::input(
+                format!(
+                    "{} holds {count} SealedSecrets; --merge-into needs exactly one",
+                    target.display()
+                ),
+                "split the file, or seal into a new file with -o",
+            ));
+        }
     };
-    let Document::Sealed(existing) = &mut documents[index] else {
-        unreachable!("filtered above")
-    };
-    let scope = match args.scope {
-        Some(scope) => Scope::from(scope),
-        None => existing_scope(existing, target)?,
-    };
+    // The scope never comes from the file: its annotation is not authenticated.
+    let scope = args.scope.map_or(Scope::Strict, Scope::from);
+    check_same_scope(&existing, scope, target)?;
     let options = SealOptions {
         scope,
         name: existing.metadata.name.clone(),
@@ -147,7 +134,7 @@ fn merge_into(args: &SealArgs, target: &Path, secrets: &[PlainSecret]) -> Result
         ),
         other => Failure::input(other.to_string(), other.hint()),
     })?;
-    if hint_ids(&fresh) != hint_ids(existing) {
+    if hint_ids(&fresh) != hint_ids(&existing) {
         return Err(Failure::input(
             format!(
                 "{} is sealed to other recipients than .ageseal.yaml now names",
@@ -159,25 +146,47 @@ fn merge_into(args: &SealArgs, target: &Path, secrets: &[PlainSecret]) -> Result
             ),
         ));
     }
-    existing.spec.encrypted_data.extend(fresh.spec.encrypted_data);
-    let text = ageseal_core::sealed_file::to_yaml(&documents);
+    let mut fresh_data = Some(fresh.spec.encrypted_data);
+    file.edit(|sealed| {
+        if let Some(data) = fresh_data.take() {
+            sealed.spec.encrypted_data.extend(data);
+        }
+        Ok::<bool, Failure>(true)
+    })?;
+    let text = file
+        .to_text()
+        .map_err(|e| Failure::input(format!("{}: {e}", target.display()), "fix the file by hand"))?;
     write_atomic(target, text.as_bytes(), MANIFEST_MODE)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn existing_scope(existing: &SealedSecret, target: &Path) -> Result<Scope, Failure> {
+/// New values are sealed with `--scope` (default strict); a file whose values say another scope
+/// is refused, so merging never widens or mixes scopes behind the user's back.
+fn check_same_scope(existing: &SealedSecret, scope: Scope, target: &Path) -> Result<(), Failure> {
     let annotation = existing
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(SCOPE_ANNOTATION))
-        .map_or("strict", String::as_str);
-    annotation.parse().map_err(|_| {
-        Failure::input(
-            format!("{}: unknown {SCOPE_ANNOTATION} {annotation:?}", target.display()),
-            "pass --scope explicitly",
-        )
-    })
+        .and_then(|a| a.get(SCOPE_ANNOTATION));
+    match annotation.map(|a| a.parse::<Scope>()) {
+        Some(Ok(existing)) if existing == scope => Ok(()),
+        Some(Ok(existing)) => Err(Failure::input(
+            format!(
+                "{} holds values sealed {existing} (its {SCOPE_ANNOTATION} annotation), but this merge would seal {scope}",
+                target.display()
+            ),
+            format!(
+                "pass --scope {existing} if that is the file's scope (ageseal verify -i shows the sealed scope), or seal into a new file with -o"
+            ),
+        )),
+        _ => Err(Failure::input(
+            format!(
+                "{} has no valid {SCOPE_ANNOTATION} annotation, so the scope of its values is unknown",
+                target.display()
+            ),
+            "check the sealed scope with ageseal verify -i IDENTITY, restore the annotation, and pass that --scope",
+        )),
+    }
 }
 
 fn seal_raw(args: &SealArgs) -> Result<ExitCode, Failure> {

@@ -5,24 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ageseal_core::crd::{PublishedRecipients, RECIPIENTS_CONFIGMAP, SealedSecret, spec_hash};
-use ageseal_core::sealed_file::Document;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::{Api, Client};
+use kube::Api;
+
+pub use crate::cluster::{Cluster, connect};
 use serde::Serialize;
 
-use super::{label, load_sealed_file};
+use super::label;
 use crate::args::{StatusArgs, StatusOutput};
 use crate::failure::{Exit, Failure};
 use crate::files::manifest_files;
-
-/// One region's cluster as seen through a kubeconfig context.
-#[derive(Clone)]
-pub struct Cluster {
-    /// The kubeconfig context.
-    pub context: String,
-    /// A client for it.
-    pub client: Client,
-}
 
 /// The state of one SealedSecret in one region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,22 +37,22 @@ pub struct Row {
     pub generation_current: bool,
     /// `status.specHash` equals the hash of the file's `encryptedData`.
     pub matches_git: bool,
+    /// The key that opened it (`status.keyId`) is one the region still publishes: not a key
+    /// rotated out, which may be the one that leaked.
+    pub key_current: bool,
     /// Why it is not in sync (empty when it is).
     pub reason: String,
-}
-
-impl std::fmt::Debug for Cluster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("context", &self.context)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Row {
     /// Everything holds.
     pub fn in_sync(&self) -> bool {
-        self.sealed_for_region && self.present && self.ready && self.generation_current && self.matches_git
+        self.sealed_for_region
+            && self.present
+            && self.ready
+            && self.generation_current
+            && self.matches_git
+            && self.key_current
     }
 }
 
@@ -155,6 +147,7 @@ async fn row(
         l.metadata.generation.is_some() && status.observed_generation == l.metadata.generation
     });
     let matches_git = status.spec_hash.as_deref() == Some(spec_hash(&object.spec.encrypted_data).as_str());
+    let key_current = status.key_id.as_ref().is_none_or(|id| ids.contains(id));
     let reason = if !sealed_for_region {
         format!("not sealed for {region}: add the region and run ageseal rekey")
     } else if live.is_none() {
@@ -168,6 +161,10 @@ async fn row(
         "the controller has not seen the latest change".to_owned()
     } else if !matches_git {
         "the cluster holds other values than Git: apply the file".to_owned()
+    } else if !key_current {
+        format!(
+            "opened with a key {region} no longer publishes (rotated or retired): ageseal rekey --all, and rotate the values if that key leaked"
+        )
     } else {
         String::new()
     };
@@ -181,6 +178,7 @@ async fn row(
         ready,
         generation_current,
         matches_git,
+        key_current,
         reason,
     })
 }
@@ -217,38 +215,17 @@ pub fn sealed_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SealedSecret)>, F
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        if !text.contains("ageseal.io/") {
+        let Ok(parsed) = ageseal_core::manifest_file::ManifestFile::parse(&text) else {
             continue;
-        }
-        for document in load_sealed_file(&file)? {
-            if let Document::Sealed(object) = document {
-                sealed.push((file.clone(), *object));
-            }
-        }
+        };
+        sealed.extend(
+            parsed
+                .sealed()
+                .into_iter()
+                .map(|object| (file.clone(), object.clone())),
+        );
     }
     Ok(sealed)
-}
-
-/// A client for a kubeconfig context.
-pub async fn connect(context: &str) -> Result<Cluster, Failure> {
-    let options = kube::config::KubeConfigOptions {
-        context: Some(context.to_owned()),
-        ..Default::default()
-    };
-    let unusable = |e: &dyn std::fmt::Display| {
-        Failure::input(
-            format!("kubeconfig context {context}: {e}"),
-            "list contexts with `kubectl config get-contexts`",
-        )
-    };
-    let config = kube::Config::from_kubeconfig(&options)
-        .await
-        .map_err(|e| unusable(&e))?;
-    let client = Client::try_from(config).map_err(|e| unusable(&e))?;
-    Ok(Cluster {
-        context: context.to_owned(),
-        client,
-    })
 }
 
 pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {

@@ -3,28 +3,25 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use ageseal_core::sealed_file::{Document, open_sealed_secret, plain_secret};
+use ageseal_core::sealed_file::{open_sealed_secret, plain_secret};
 use zeroize::Zeroizing;
 
-use super::{label, load_sealed_file};
+use super::{label, load_sealed_file, open_hint};
 use crate::args::UnsealArgs;
 use crate::failure::{Exit, Failure};
 
 pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
     let keyring = args.identities.keyring()?;
     let path = args.file.clone().unwrap_or_else(|| "-".into());
-    let documents = load_sealed_file(&path)?;
+    let file = load_sealed_file(&path)?;
     let name = display(&path);
     let mut secrets = Vec::new();
-    for document in &documents {
-        let Document::Sealed(sealed) = document else {
-            continue;
-        };
+    for sealed in file.sealed() {
         let opened = open_sealed_secret(sealed, &keyring).map_err(|e| {
             Failure::new(
                 Exit::Open,
                 format!("{name}: {}: {e}", label(sealed)),
-                e.source.hint(),
+                open_hint(e.source.code()),
             )
         })?;
         secrets.push(plain_secret(sealed, &opened));

@@ -124,17 +124,17 @@ fn squatted_name(plane: Arc<ControlPlane>) {
     let world = World::new(plane, "squat");
     let options = Options::for_tenant(&world.tenant, "r").arg("--rotate-keys-every=1m");
     let controller = world.controller(options);
-    let real = controller.recipients();
-    // Leave time before the next period starts to put a Secret on the next key's name.
+    // A moment well inside a period: this period's rotation is done, the next is 10 s away or more.
     let now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs()
     };
-    while now() % 60 > 50 {
+    while !(5..=50).contains(&(now() % 60)) {
         std::thread::sleep(Duration::from_secs(1));
     }
+    let real = controller.recipients();
     let next = format!("ageseal-key-{:012}", now() / 60 + 1);
     let identity = fresh_identity();
     world.kubectl.ok(
@@ -249,7 +249,9 @@ fn work_bound(plane: Arc<ControlPlane>) {
         .collect();
     let mut recipients: Vec<&str> = strangers.iter().map(String::as_str).collect();
     recipients.push(&key);
-    let values: Vec<(String, String)> = (0..265).map(|i| (format!("k{i}"), "W".to_owned())).collect();
+    let values: Vec<(String, String)> = (0..265)
+        .map(|i| (format!("k{i}"), format!("Work-V4lue-{i:03}")))
+        .collect();
     let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let sealed = seal_secret(&world.tenant.apps, "heavy", &values, &recipients, &[]);
     let mut object: serde_yaml::Value = serde_yaml::from_str(&sealed).expect("YAML");

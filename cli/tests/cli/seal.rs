@@ -1,0 +1,242 @@
+//! `ageseal seal`: recipients, output, template, errors, `--raw`; the age CLI opens what it writes.
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+
+use super::support::*;
+
+#[test]
+fn each_region_and_the_recovery_key_open_what_seal_wrote() {
+    let repo = Repo::new();
+    repo.seal("apps/db.yaml", DB);
+    let sealed = yaml(&repo.read("apps/db.yaml"));
+    assert_eq!(sealed["metadata"]["annotations"]["ageseal.io/scope"], "strict");
+    let names: Vec<&str> = sealed["spec"]["recipients"]
+        .as_sequence()
+        .expect("hint")
+        .iter()
+        .map(|r| r["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["us-east-1", "us-west-2", "break-glass"]);
+    assert!(!repo.read("apps/db.yaml").contains("hunter2"));
+    for key in ["../keys/east.key", "../keys/west.key", "../keys/recovery.key"] {
+        let out = repo.run(&["unseal", "-f", "apps/db.yaml", "-i", key], "");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("unencrypted"));
+        assert_eq!(secret_value(&stdout(&out), "password"), b"hunter2");
+        assert_eq!(secret_value(&stdout(&out), "user"), b"admin");
+    }
+}
+
+#[test]
+fn the_age_cli_opens_a_value_the_cli_sealed() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let sealed = yaml(&repo.read("db.yaml"));
+    let value = BASE64_STANDARD
+        .decode(
+            sealed["spec"]["encryptedData"]["password"]
+                .as_str()
+                .expect("value"),
+        )
+        .expect("base64");
+    std::fs::write(repo.path("value.age"), value).expect("write");
+    let out = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(repo.path("../keys/west.key"))
+        .arg(repo.path("value.age"))
+        .output()
+        .expect("age runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "ageseal/v1\nscope: strict\nnamespace: payments\nname: db\nkey: password\n\nhunter2"
+    );
+}
+
+#[test]
+fn seal_keeps_template_and_strips_server_side_metadata() {
+    let repo = Repo::new();
+    let tls = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web\n  namespace: shop\n  uid: 1234\n  resourceVersion: '99'\n  creationTimestamp: '2026-01-01T00:00:00Z'\n  labels: {app: web}\n  annotations:\n    team: checkout\n    kubectl.kubernetes.io/last-applied-configuration: '{\"stringData\":{\"tls.key\":\"hunter2\"}}'\ntype: kubernetes.io/tls\nimmutable: true\nstringData:\n  tls.key: hunter2\n  tls.crt: cert\n";
+    let out = repo.run(&["seal"], tls);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("hunter2") && !text.contains("last-applied") && !text.contains("uid"));
+    assert!(!text.contains("resourceVersion") && !text.contains("creationTimestamp"));
+    let doc = yaml(&text);
+    assert_eq!(doc["spec"]["template"]["type"], "kubernetes.io/tls");
+    assert_eq!(doc["spec"]["template"]["immutable"], true);
+    assert_eq!(doc["spec"]["template"]["metadata"]["labels"]["app"], "web");
+    assert_eq!(
+        doc["spec"]["template"]["metadata"]["annotations"]["team"],
+        "checkout"
+    );
+}
+
+#[test]
+fn seal_reads_many_documents_and_writes_json() {
+    let repo = Repo::new();
+    let input = format!(
+        "{}---\n{}",
+        kubectl(&["generic", "a", "-n", "x", "--from-literal=k=1"]),
+        kubectl(&["generic", "b", "-n", "x", "--from-literal=k=2"])
+    );
+    let out = repo.run(&["seal"], &input);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).matches("kind: SealedSecret").count(), 2);
+    let out = repo.run(&["seal", "--format", "json"], &input);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["kind"], "List");
+    assert_eq!(json["items"][1]["metadata"]["name"], "b");
+}
+
+#[test]
+fn seal_error_paths_say_what_and_what_to_do_and_write_nothing() {
+    let repo = Repo::new();
+    let empty = kubectl(&["generic", "e", "-n", "x"]);
+    let no_ns = kubectl(&["generic", "db", "--from-literal=password=hunter2"]);
+    let db = kubectl(DB);
+    let cases: Vec<(Vec<&str>, String, i32, &str)> = vec![
+        (vec!["seal", "-o", "out.yaml"], empty.clone(), 3, "--allow-empty"),
+        (vec!["seal", "-o", "out.yaml"], no_ns, 3, "--namespace"),
+        (
+            vec!["seal", "-o", "out.yaml", "--namespace", "billing"],
+            db.clone(),
+            3,
+            "the manifest says namespace",
+        ),
+        (
+            vec!["seal", "-o", "out.yaml", "--region", "mars-1"],
+            db.clone(),
+            3,
+            "mars-1",
+        ),
+        (
+            vec!["seal", "-o", "out.yaml", "--recipient", "age1bogus"],
+            db.clone(),
+            3,
+            "--recipient",
+        ),
+        (
+            vec!["seal", "-o", "out.yaml"],
+            "apiVersion: v1\nkind: ConfigMap\n".into(),
+            3,
+            "expected Secret",
+        ),
+        (
+            vec!["seal", "-o", "out.yaml"],
+            "{{{ not yaml".into(),
+            3,
+            "document 1",
+        ),
+        (
+            vec!["seal", "-o", "out.yaml"],
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: b}\nstringData: {password: 4242}\n"
+                .into(),
+            3,
+            "stringData.password must be a string",
+        ),
+        (
+            vec!["seal", "-o", "missing/dir/out.yaml"],
+            db.clone(),
+            5,
+            "missing/dir",
+        ),
+        (
+            vec!["seal", "-o", "out.yaml", "--name", "x"],
+            format!("{db}---\n{db}"),
+            3,
+            "--name",
+        ),
+    ];
+    for (args, input, code, needle) in cases {
+        let out = repo.run(&args, &input);
+        assert_fails(&out, code, needle);
+        assert!(!repo.path("out.yaml").exists(), "{args:?} left a file");
+        let leftovers: Vec<_> = std::fs::read_dir(&repo.dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".ageseal-"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left behind");
+    }
+    assert!(repo.run(&["seal", "--allow-empty"], &empty).status.success());
+    // A failing seal leaves an existing output file exactly as it was.
+    repo.write("out.yaml", "previous\n");
+    assert_fails(&repo.run(&["seal", "-o", "out.yaml"], &empty), 3, "no data");
+    assert_eq!(repo.read("out.yaml"), "previous\n");
+}
+
+#[test]
+fn seal_without_config_explains_how_to_make_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ageseal_in(dir.path(), &["seal"], &kubectl(DB), &[]);
+    assert_fails(&out, 3, "ageseal region add");
+}
+
+#[test]
+fn region_flag_rules_and_recipient_override_pick_the_recipients() {
+    let repo = Repo::new();
+    let config = repo.read(".ageseal.yaml") + "rules:\n- {path: \"west/**\", regions: [us-west-2]}\n";
+    repo.write(".ageseal.yaml", &config);
+    let hint_names = |text: &str| -> Vec<String> {
+        yaml(text)["spec"]["recipients"]
+            .as_sequence()
+            .expect("hint")
+            .iter()
+            .map(|r| r["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let out = repo.run(&["seal", "--region", "us-east-1"], &kubectl(DB));
+    assert_eq!(hint_names(&stdout(&out)), ["us-east-1", "break-glass"]);
+    repo.seal("west/apps/db.yaml", DB);
+    assert_eq!(
+        hint_names(&repo.read("west/apps/db.yaml")),
+        ["us-west-2", "break-glass"]
+    );
+    let out = repo.run(
+        &["unseal", "-f", "west/apps/db.yaml", "-i", "../keys/east.key"],
+        "",
+    );
+    assert_fails(&out, 4, "none of the given identities");
+    let out = repo.run(&["seal", "--recipient", &repo.east], &kubectl(DB));
+    assert_eq!(hint_names(&stdout(&out)), ["recipient-1"]);
+}
+
+#[test]
+fn raw_seals_one_value_for_its_binding() {
+    let repo = Repo::new();
+    let out = repo.run(
+        &[
+            "seal",
+            "--raw",
+            "--namespace",
+            "payments",
+            "--name",
+            "db",
+            "--key",
+            "token",
+        ],
+        "s3cr3t",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sealed = BASE64_STANDARD.decode(stdout(&out).trim()).expect("base64");
+    std::fs::write(repo.path("v.age"), sealed).expect("write");
+    let opened = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(repo.path("../keys/east.key"))
+        .arg(repo.path("v.age"))
+        .output()
+        .expect("age");
+    assert_eq!(
+        stdout(&opened),
+        "ageseal/v1\nscope: strict\nnamespace: payments\nname: db\nkey: token\n\ns3cr3t"
+    );
+    assert_fails(
+        &repo.run(&["seal", "--raw", "--namespace", "p", "--key", "k"], "v"),
+        3,
+        "--name",
+    );
+    let out = repo.run(&["seal", "--raw", "--scope", "cluster-wide", "--key", "k"], "v");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
