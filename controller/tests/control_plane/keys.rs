@@ -181,6 +181,32 @@ fn rotation(plane: Arc<ControlPlane>) {
     world.apply(&world.seal("after-new", &[("password", "Rotate-new-V4lue")], &new));
     world.wait_value("after-new", "password", "Rotate-new-V4lue");
     assert_eq!(world.wait_ready("before", "True")["reason"], "Unsealed");
+    // An operator drops the retired key from the keyring: label it revoked.
+    let retired: Vec<String> = key_secrets(&world)
+        .into_iter()
+        .filter(|k| k.1 == "retired")
+        .map(|k| k.0)
+        .collect();
+    for name in &retired {
+        world.kubectl.ok(
+            &[
+                "label",
+                "--overwrite",
+                "secret",
+                name,
+                "-n",
+                &world.tenant.system,
+                "ageseal.io/key=revoked",
+            ],
+            None,
+        );
+    }
+    world.apply(&world.seal("after-revoke", &[("password", "Rotate-revoked-V4lue")], &old));
+    assert_eq!(
+        world.wait_ready("after-revoke", "False")["reason"],
+        "NoMatchingKey"
+    );
+    assert!(world.secret("after-revoke").is_none());
 }
 
 fn kms_wrapped(plane: Arc<ControlPlane>) {
