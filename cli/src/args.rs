@@ -3,11 +3,111 @@
 use std::path::PathBuf;
 
 use ageseal_core::Scope;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::failure::{Exit, Failure};
+
+/// `-o yaml` and `-o json` are what kubectl and kubeseal users type for a format: refuse those
+/// two file names and point at `--format`.
+fn output_file(text: &str) -> Result<PathBuf, String> {
+    match text {
+        "yaml" | "json" => Err(format!(
+            "`-o {text}` would write a file named {text}; for the output format use --format {text}"
+        )),
+        _ => Ok(PathBuf::from(text)),
+    }
+}
+
+/// Parses the command line. `--help` and `--version` print and exit 0; a usage error becomes a
+/// [`Failure`] (exit 2) whose message names arguments but never repeats a value given, which
+/// could be a secret pasted in the wrong place.
+pub fn parse() -> Result<Args, Failure> {
+    Args::try_parse().map_err(|err| {
+        if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            let _ = err.print();
+            std::process::exit(0);
+        }
+        usage_failure(&err)
+    })
+}
+
+fn context(err: &clap::Error, kind: ContextKind) -> Option<String> {
+    err.get(kind).map(|value| match value {
+        ContextValue::String(s) => s.clone(),
+        ContextValue::Strings(list) => list.join(", "),
+        ContextValue::StyledStr(s) => s.to_string(),
+        ContextValue::StyledStrs(list) => list
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        ContextValue::Number(n) => n.to_string(),
+        ContextValue::Bool(b) => b.to_string(),
+        _ => String::new(),
+    })
+}
+
+fn usage_failure(err: &clap::Error) -> Failure {
+    let arg = context(err, ContextKind::InvalidArg).unwrap_or_else(|| "an argument".into());
+    let message = match err.kind() {
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => format!("invalid value for {arg}"),
+        ErrorKind::UnknownArgument if arg.starts_with('-') => format!("unknown flag {arg}"),
+        ErrorKind::UnknownArgument => "unexpected argument (its value is not repeated here)".into(),
+        ErrorKind::InvalidSubcommand => "unknown command".into(),
+        ErrorKind::MissingRequiredArgument => format!("missing {arg}"),
+        ErrorKind::ArgumentConflict => format!(
+            "{arg} cannot be used with {}",
+            context(err, ContextKind::PriorArg).unwrap_or_else(|| "another flag given".into())
+        ),
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a command is missing".into()
+        }
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            format!("wrong number of values for {arg}")
+        }
+        _ => "the command line is not valid".into(),
+    };
+    let mut hints = Vec::new();
+    // Our own validators say what is wrong without repeating secrets (only yaml/json are named).
+    if err.kind() == ErrorKind::ValueValidation
+        && let Some(reason) = std::error::Error::source(err)
+    {
+        hints.push(reason.to_string());
+    }
+    if let Some(valid) = context(err, ContextKind::ValidValue) {
+        hints.push(format!("possible values: {valid}"));
+    }
+    for kind in [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ] {
+        if let Some(suggestion) = context(err, kind) {
+            hints.push(format!("did you mean {suggestion}?"));
+        }
+    }
+    let rendered = err.render().to_string();
+    if let Some(usage) = rendered.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
+        hints.push(format!("usage: {usage}"));
+    }
+    hints.push("see ageseal --help, or ageseal COMMAND --help".into());
+    Failure::new(Exit::Usage, message, hints.join("; "))
+}
+
+/// `ageseal --version`: the release, the commit it was built from, and the envelope format.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (commit {}, envelope ageseal/v{})",
+        env!("CARGO_PKG_VERSION"),
+        env!("AGESEAL_COMMIT"),
+        ageseal_core::envelope::VERSION
+    )
+});
 
 /// Keep Kubernetes Secrets in Git, sealed with age for every region's cluster.
 #[derive(Debug, Parser)]
-#[command(name = "ageseal", version, about, max_term_width = 100)]
+#[command(name = "ageseal", version = VERSION.as_str(), about, max_term_width = 100)]
 pub struct Args {
     /// What to do.
     #[command(subcommand)]
@@ -27,8 +127,10 @@ pub enum Command {
     Rekey(RekeyArgs),
     /// Generate an age identity (private key file, mode 0600) and print its public key.
     Keygen(KeygenArgs),
-    /// Add, list or remove regions in .ageseal.yaml.
+    /// Add, list, re-key or remove regions in .ageseal.yaml.
     Region(RegionArgs),
+    /// Add or remove recovery (break-glass) keys in .ageseal.yaml.
+    Recovery(RecoveryArgs),
     /// Per-region sync report of SealedSecret files against each region's cluster; exit 1 on drift.
     Status(StatusArgs),
     /// Print a shell completion script.
@@ -73,13 +175,19 @@ pub struct SealArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Write here (atomically) instead of stdout; .ageseal.yaml is looked up from its folder.
+    /// `-w` is accepted too, as kubeseal users type it.
     #[arg(
         short = 'o',
         long = "output",
+        short_alias = 'w',
         value_name = "FILE",
-        conflicts_with = "merge_into"
+        conflicts_with = "merge_into",
+        value_parser = output_file
     )]
     pub output: Option<PathBuf>,
+    /// Where the result will live, for .ageseal.yaml's path rules when writing to stdout.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["output", "merge_into"])]
+    pub path: Option<PathBuf>,
     /// Where the values may be used. Default: strict (or, with --merge-into, the file's scope).
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
@@ -93,7 +201,12 @@ pub struct SealArgs {
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
     pub format: Format,
     /// Seal only for these regions of .ageseal.yaml (repeatable; recovery keys are always added).
-    #[arg(long = "region", value_name = "REGION")]
+    #[arg(
+        long = "region",
+        value_name = "REGION",
+        env = "AGESEAL_REGION",
+        value_delimiter = ','
+    )]
     pub regions: Vec<String>,
     /// Seal to these age1... recipients instead of .ageseal.yaml (repeatable).
     #[arg(long = "recipient", value_name = "AGE1...", conflicts_with = "regions")]
@@ -124,14 +237,27 @@ pub struct UnsealArgs {
     /// Identities that open the values.
     #[command(flatten)]
     pub identities: OpeningIdentities,
+    /// Output format of the Secrets.
+    #[arg(long, value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+    /// Print only this key's value, raw, with no newline added (for scripts); the file must hold
+    /// one SealedSecret.
+    #[arg(long, value_name = "KEY", conflicts_with = "format")]
+    pub key: Option<String>,
 }
 
 /// The `-i` of commands that must open values: given files, or the recovery identities.
 #[derive(Debug, clap::Args)]
 pub struct OpeningIdentities {
-    /// Identity file(s) (age-keygen format, or KMS-wrapped); repeatable. Default: the recovery
-    /// identity files named in .ageseal.yaml.
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
+    /// Identity file(s) (age-keygen format, or KMS-wrapped; `-` for stdin); repeatable. Default:
+    /// the recovery identity files named in .ageseal.yaml.
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "IDENTITY",
+        env = "AGESEAL_IDENTITY",
+        value_delimiter = ','
+    )]
     pub files: Vec<PathBuf>,
 }
 
@@ -142,7 +268,13 @@ pub struct VerifyArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Also open every value with these identities and check its binding.
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "IDENTITY",
+        env = "AGESEAL_IDENTITY",
+        value_delimiter = ','
+    )]
     pub identities: Vec<PathBuf>,
 }
 
@@ -191,27 +323,77 @@ pub enum RegionAction {
     Add {
         /// Region name, e.g. us-east-1.
         name: String,
-        /// The region controller's age1... public key.
-        #[arg(
-            long,
-            value_name = "AGE1...",
-            required_unless_present = "from_cluster",
-            conflicts_with = "from_cluster"
-        )]
-        recipient: Option<String>,
-        /// Read the keys the region's controller publishes (ConfigMap ageseal-recipients) through
-        /// this kubeconfig context.
-        #[arg(long, value_name = "CONTEXT")]
-        from_cluster: Option<String>,
-        /// The controller's namespace in that cluster.
-        #[arg(long, default_value = "ageseal-system", requires = "from_cluster")]
-        controller_namespace: String,
+        /// Where the key comes from.
+        #[command(flatten)]
+        key: KeySource,
+    },
+    /// Make a new key a region's current one (after its controller rotated); older keys stay
+    /// listed after it.
+    SetKey {
+        /// Region name.
+        name: String,
+        /// Where the key comes from.
+        #[command(flatten)]
+        key: KeySource,
     },
     /// List regions and recovery keys.
     List,
     /// Remove a region.
     Remove {
         /// Region name.
+        name: String,
+    },
+}
+
+/// A region's public key: given, or read from the region's cluster.
+#[derive(Debug, clap::Args)]
+pub struct KeySource {
+    /// The region controller's age1... public key.
+    #[arg(
+        long,
+        value_name = "AGE1...",
+        required_unless_present = "from_cluster",
+        conflicts_with = "from_cluster"
+    )]
+    pub recipient: Option<String>,
+    /// Read the key the region's controller publishes (ConfigMap ageseal-recipients) through this
+    /// kubeconfig context.
+    #[arg(long, value_name = "CONTEXT")]
+    pub from_cluster: Option<String>,
+    /// The controller's namespace in that cluster.
+    #[arg(long, default_value = "ageseal-system", requires = "from_cluster")]
+    pub controller_namespace: String,
+    /// Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// `ageseal recovery`.
+#[derive(Debug, clap::Args)]
+pub struct RecoveryArgs {
+    /// What to do with recovery keys.
+    #[command(subcommand)]
+    pub action: RecoveryAction,
+}
+
+/// Recovery subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RecoveryAction {
+    /// Add a recovery (break-glass) key every value is also sealed to.
+    Add {
+        /// Its name in .ageseal.yaml and spec.recipients.
+        name: String,
+        /// Its age1... public key.
+        #[arg(long, value_name = "AGE1...")]
+        recipient: String,
+        /// Where its private half is kept, relative to .ageseal.yaml (KMS-wrapped: ageseal keygen
+        /// --kms-key); unseal and rekey use it when no -i is given.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<String>,
+    },
+    /// Remove a recovery key.
+    Remove {
+        /// Its name.
         name: String,
     },
 }
@@ -240,13 +422,40 @@ pub struct StatusArgs {
     /// Files or folders of SealedSecrets (default: the current folder).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Kubeconfig context of a region's cluster; repeat once per region.
-    #[arg(long = "context", value_name = "CTX", required = true)]
+    /// Kubeconfig context of a region's cluster; repeat once per region. Default: the current
+    /// context.
+    #[arg(
+        long = "context",
+        value_name = "CTX",
+        env = "AGESEAL_CONTEXT",
+        value_delimiter = ','
+    )]
     pub contexts: Vec<String>,
+    /// Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long to wait for each request to a cluster (e.g. 10s, 1m).
+    #[arg(long, value_name = "DURATION", value_parser = timeout)]
+    pub request_timeout: Option<std::time::Duration>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = StatusOutput::Table)]
+    #[arg(short = 'o', long, value_enum, default_value_t = StatusOutput::Table)]
     pub output: StatusOutput,
     /// The controllers' namespace.
-    #[arg(long, default_value = "ageseal-system")]
+    #[arg(long, default_value = "ageseal-system", env = "AGESEAL_CONTROLLER_NAMESPACE")]
     pub controller_namespace: String,
+}
+
+/// `--request-timeout`: seconds, or a number with s, m or h (as kubectl takes it).
+fn timeout(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| "use a duration like 10s, 2m or 1h".to_owned())?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err("use a duration like 10s, 2m or 1h".to_owned()),
+    };
+    Ok(std::time::Duration::from_secs(seconds.max(1)))
 }

@@ -5,8 +5,10 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {
-    /// `verify` found problems.
+    /// `verify` found problems, or `status` found a region out of sync.
     Problems = 1,
+    /// The command line is not valid (unknown flag, missing argument, conflicting flags).
+    Usage = 2,
     /// Bad input: a manifest, config, identity file or flag combination that cannot be used.
     Input = 3,
     /// A sealed value could not be opened (no matching key, scope mismatch, damaged value).
@@ -15,7 +17,11 @@ pub enum Exit {
     Io = 5,
     /// AWS KMS refused, or could not be reached (KMS-wrapped identities).
     Kms = 6,
+    /// A bug in ageseal (an internal error was caught); never 101.
+    Bug = 70,
 }
+
+const CLOSED_PIPE: &str = "stdout was closed";
 
 /// A failure to report; never holds secret bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +35,16 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Whoever read stdout went away: end quietly (exit 0), as `yes | head` does for its reader.
+    pub fn closed_pipe() -> Self {
+        Self::new(Exit::Problems, CLOSED_PIPE, "")
+    }
+
+    /// True for [`Failure::closed_pipe`].
+    pub fn is_closed_pipe(&self) -> bool {
+        self.message == CLOSED_PIPE && self.hint.is_empty()
+    }
+
     /// A failure with its hint and exit code.
     pub fn new(code: Exit, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self {

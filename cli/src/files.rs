@@ -33,6 +33,12 @@ pub fn read_bytes(path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, Failure> {
                 .map_err(|e| Failure::io("read", p, &e))?;
         }
         None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                crate::note!(
+                    "reading from the terminal; end with Ctrl-D (or pipe it in: kubectl create secret ... --dry-run=client -o yaml | ageseal seal)"
+                );
+            }
             std::io::stdin()
                 .read_to_end(&mut buf)
                 .map_err(|e| Failure::io("read", Path::new("stdin"), &e))?;
@@ -205,6 +211,15 @@ pub fn resolve_recipients(
             "create one with `ageseal region add NAME --recipient age1...`, or pass --recipient",
         )
     })?;
+    if target.is_none() && regions.is_empty() && !found.config.rules.is_empty() {
+        return Err(Failure::input(
+            format!(
+                "{} has path rules, and with no output file it is unknown which of them applies",
+                found.path().display()
+            ),
+            "write to the file with -o FILE, say where the result will live with --path PATH, or pick regions with --region",
+        ));
+    }
     found.recipients_for(target, regions)
 }
 

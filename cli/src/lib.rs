@@ -1,10 +1,11 @@
 //! The `ageseal` command: seal, unseal, verify, rekey, keygen, region and completions.
 
 pub mod args;
-mod cluster;
+pub mod cluster;
 mod commands;
 mod failure;
 mod files;
+pub mod output;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,7 @@ pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
         Command::Rekey(a) => commands::rekey::run(a),
         Command::Keygen(a) => commands::keygen::run(a),
         Command::Region(a) => commands::region::run(a),
+        Command::Recovery(a) => commands::region::recovery(a),
         Command::Status(a) => commands::status::run(a),
         Command::Completions(a) => commands::completions(a),
     }

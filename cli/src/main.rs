@@ -1,17 +1,30 @@
 //! `ageseal`: parses the command line and hands over to the library; prints failures with a hint.
+//! Whatever happens, the exit code is one of the documented ones, never a panic's 101.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use ageseal::{Exit, output};
 
 fn main() -> ExitCode {
-    let args = ageseal::args::Args::parse();
-    match ageseal::run(args) {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("error: {}", failure.message);
-            eprintln!("hint: {}", failure.hint);
+    // A panic is a bug: say so without its message (which could in principle hold data) and
+    // exit with the documented code for bugs.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        output::note(&format!("error: internal error{place} (a bug in ageseal)"));
+        output::note("hint: please report it with the command you ran (never with secret values)");
+    }));
+    let result = std::panic::catch_unwind(|| ageseal::args::parse().and_then(ageseal::run));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(failure)) if failure.is_closed_pipe() => ExitCode::SUCCESS,
+        Ok(Err(failure)) => {
+            output::note(&format!("error: {}", failure.message));
+            output::note(&format!("hint: {}", failure.hint));
             ExitCode::from(failure.code as u8)
         }
+        Err(_) => ExitCode::from(Exit::Bug as u8),
     }
 }

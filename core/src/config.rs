@@ -58,6 +58,15 @@ pub enum ConfigError {
     /// `region add` of a name already in use.
     #[error("a region or recovery key named {0:?} already exists")]
     DuplicateRegion(String),
+    /// A public key that another region or recovery key already uses.
+    #[error("that public key is already used by {0}")]
+    RecipientInUse(String),
+    /// `recovery remove` of a name that does not exist.
+    #[error("no recovery key named {0:?} in .ageseal.yaml")]
+    UnknownRecovery(String),
+    /// The file could not be changed without changing more than asked.
+    #[error(".ageseal.yaml could not be edited in place: {0}")]
+    NotEditable(String),
     /// Nothing to seal to.
     #[error(".ageseal.yaml defines no region")]
     NoRegions,
@@ -75,6 +84,13 @@ impl ConfigError {
                 "pick another name, or `ageseal region remove` the old one first"
             }
             ConfigError::NoRegions => "add one with `ageseal region add NAME --recipient age1...`",
+            ConfigError::RecipientInUse(_) => {
+                "every region and recovery key has a key of its own: check that this is the right key (ageseal region list)"
+            }
+            ConfigError::UnknownRecovery(_) => "list them with `ageseal region list`",
+            ConfigError::NotEditable(_) => {
+                "make the change by hand, or write the entry in block or flow style like the others"
+            }
         }
     }
 }
@@ -187,6 +203,7 @@ impl RepoConfig {
 
     /// Checks names, keys, globs and references, naming the first bad field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_keys_unique()?;
         let mut names: Vec<&str> = Vec::new();
         for (i, region) in self.regions.iter().enumerate() {
             check_name(format!("regions[{i}].name"), &region.name, &names)?;
@@ -222,6 +239,32 @@ impl RepoConfig {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a public key used by two regions, or by a region and a recovery key.
+    fn check_keys_unique(&self) -> Result<(), ConfigError> {
+        let mut owners: Vec<(String, &str)> = Vec::new();
+        let keys = self
+            .regions
+            .iter()
+            .flat_map(|r| {
+                r.recipients
+                    .iter()
+                    .map(move |k| (format!("region {}", r.name), k.as_str()))
+            })
+            .chain(
+                self.recovery
+                    .iter()
+                    .map(|r| (format!("recovery key {}", r.name), r.recipient.as_str())),
+            );
+        for (owner, key) in keys {
+            let key = key.trim();
+            if let Some((first, _)) = owners.iter().find(|(o, k)| *k == key && *o != owner) {
+                return Err(ConfigError::RecipientInUse(first.clone()));
+            }
+            owners.push((owner, key));
         }
         Ok(())
     }
@@ -309,6 +352,56 @@ impl RepoConfig {
             name: name.to_owned(),
             recipients: vec![recipient.to_string()],
         });
+        self.check_keys_unique().inspect_err(|_| {
+            self.regions.pop();
+        })
+    }
+
+    /// Makes `recipient` the region's current key (first); older keys stay listed after it.
+    pub fn set_region_key(&mut self, name: &str, recipient: &Recipient) -> Result<(), ConfigError> {
+        let before = self.clone();
+        let region = self
+            .regions
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| ConfigError::UnknownRegion(name.to_owned()))?;
+        let key = recipient.to_string();
+        region.recipients.retain(|k| k.trim() != key);
+        region.recipients.insert(0, key);
+        self.check_keys_unique().inspect_err(|_| *self = before)
+    }
+
+    /// Adds a recovery key (with where its private half is kept, if given).
+    pub fn add_recovery(
+        &mut self,
+        name: &str,
+        recipient: &Recipient,
+        identity: Option<&str>,
+    ) -> Result<(), ConfigError> {
+        let taken =
+            self.regions.iter().any(|r| r.name == name) || self.recovery.iter().any(|r| r.name == name);
+        if taken {
+            return Err(ConfigError::DuplicateRegion(name.to_owned()));
+        }
+        check_name("recovery name".into(), name, &[])?;
+        self.recovery.push(RecoveryConfig {
+            name: name.to_owned(),
+            recipient: recipient.to_string(),
+            identity: identity.map(str::to_owned),
+        });
+        self.check_keys_unique().inspect_err(|_| {
+            self.recovery.pop();
+        })
+    }
+
+    /// Removes a recovery key.
+    pub fn remove_recovery(&mut self, name: &str) -> Result<(), ConfigError> {
+        let index = self
+            .recovery
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or_else(|| ConfigError::UnknownRecovery(name.to_owned()))?;
+        self.recovery.remove(index);
         Ok(())
     }
 

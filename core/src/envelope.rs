@@ -22,7 +22,8 @@ use zeroize::Zeroizing;
 use crate::limits::{MAX_VALUE_BYTES, MAX_VERSION_DIGITS};
 
 const MAGIC: &str = "ageseal/v";
-const VERSION: u32 = 1;
+/// The envelope format version this build writes and reads.
+pub const VERSION: u32 = 1;
 
 /// How widely a sealed value may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! Pure format and crypto: no I/O, no async runtime, no Kubernetes client.
 
 pub mod config;
+pub mod config_edit;
 pub mod crd;
 pub mod envelope;
 pub mod keys;

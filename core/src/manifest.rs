@@ -320,6 +320,16 @@ pub enum SealSecretError {
     /// No keys.
     #[error("Secret {0} has no data or stringData")]
     Empty(String),
+    /// The values together are over Kubernetes' limit for one Secret.
+    #[error(
+        "Secret {name}: its values total {total} bytes; Kubernetes keeps at most 1 MiB (1,048,576 bytes) in one Secret"
+    )]
+    TooLarge {
+        /// Secret name.
+        name: String,
+        /// Bytes of all values together.
+        total: usize,
+    },
     /// A name, namespace or key Kubernetes would reject.
     #[error("Secret {name}: {source}")]
     Invalid {
@@ -348,6 +358,9 @@ impl SealSecretError {
             }
             SealSecretError::Conflict { .. } => "drop the flag or fix the manifest so they agree",
             SealSecretError::Empty(_) => "add keys to the Secret, or pass --allow-empty",
+            SealSecretError::TooLarge { .. } => {
+                "split the values over several Secrets, or keep large blobs outside Kubernetes"
+            }
             SealSecretError::Invalid { .. } => "use names Kubernetes accepts",
             SealSecretError::Seal { source, .. } => source.hint(),
         }
@@ -422,6 +435,10 @@ pub fn seal_secret(
     }
     if secret.data.is_empty() && !options.allow_empty {
         return Err(SealSecretError::Empty(name));
+    }
+    let total: usize = secret.data.values().map(|v| v.len()).sum();
+    if total > crate::limits::MAX_VALUE_BYTES {
+        return Err(SealSecretError::TooLarge { name, total });
     }
     let keys: Vec<Recipient> = recipients.iter().map(|r| r.recipient.clone()).collect();
     let mut jobs = Vec::with_capacity(secret.data.len());

@@ -45,7 +45,7 @@ pub enum WrappedError {
     },
     /// The key is not a KMS key ARN (the region is read from it).
     #[error(
-        "the KMS key is not an ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME)"
+        "the KMS key is not a valid ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME; alias/NAME works with AWS_REGION set)"
     )]
     NotAnArn,
 }

@@ -58,7 +58,7 @@ impl Kms for FakeKms {
         key: &str,
         plaintext: &[u8],
         context: &BTreeMap<String, String>,
-    ) -> Result<Vec<u8>, KmsError> {
+    ) -> Result<(Vec<u8>, String), KmsError> {
         self.check(key)?;
         let mut sealed = self.sealed.lock().map_err(|_| KmsError::Other {
             code: "Poisoned".into(),
@@ -73,7 +73,7 @@ impl Kms for FakeKms {
                 Zeroizing::new(plaintext.to_vec()),
             ),
         );
-        Ok(handle)
+        Ok((handle, key.to_owned()))
     }
 
     async fn decrypt(

@@ -45,16 +45,19 @@ pub enum KmsError {
         key: String,
     },
     /// The endpoint could not be reached.
-    #[error("cannot reach AWS KMS in {region}: {detail}")]
+    #[error("cannot reach AWS KMS at {endpoint}: {detail}")]
     Unreachable {
-        /// Region used.
-        region: String,
-        /// Transport detail.
+        /// The endpoint (the region's, or `AWS_ENDPOINT_URL_KMS`).
+        endpoint: String,
+        /// What happened (connection refused, timed out, name not resolved...).
         detail: String,
     },
     /// No usable credentials.
     #[error("no usable AWS credentials: {0}")]
     Credentials(String),
+    /// A key given by alias or id, and no region to find it in.
+    #[error("no AWS region for the KMS key given (it is not an ARN, and AWS_REGION is not set)")]
+    NoRegion,
     /// The key ARN or the wrapped file is unusable.
     #[error("{0}")]
     Wrapped(#[from] WrappedError),
@@ -87,7 +90,10 @@ impl KmsError {
             KmsError::KeyDisabled { .. } => "enable the key (aws kms enable-key) or cancel its deletion",
             KmsError::KeyNotFound { .. } => "check the key ARN, its account and region",
             KmsError::Unreachable { .. } => {
-                "check the network path to KMS (VPC endpoint, proxy) or AWS_ENDPOINT_URL_KMS"
+                "check the network path to that endpoint (VPC endpoint, proxy, firewall) or AWS_ENDPOINT_URL_KMS"
+            }
+            KmsError::NoRegion => {
+                "pass the key's full ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), or set AWS_REGION for alias/NAME"
             }
             KmsError::Credentials(_) => {
                 "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with an IAM role (IRSA in a cluster)"
@@ -106,13 +112,14 @@ impl KmsError {
 
 /// What ageseal needs from KMS.
 pub trait Kms: Send + Sync {
-    /// `Encrypt` under `key` with `context`.
+    /// `Encrypt` under `key` (an ARN, `alias/NAME` or a key id) with `context`; gives the
+    /// ciphertext and the ARN of the key KMS used.
     fn encrypt(
         &self,
         key: &str,
         plaintext: &[u8],
         context: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<Vec<u8>, KmsError>> + Send;
+    ) -> impl Future<Output = Result<(Vec<u8>, String), KmsError>> + Send;
 
     /// `Decrypt` of `ciphertext`, which must have been made under `key` with `context`.
     fn decrypt(
@@ -130,11 +137,12 @@ pub async fn wrap_identity<K: Kms>(
     identity: &Identity,
     context: BTreeMap<String, String>,
 ) -> Result<WrappedIdentity, KmsError> {
-    arn_region(key_arn)?;
     let secret = identity.to_secret_string();
-    let ciphertext = kms.encrypt(key_arn, secret.as_bytes(), &context).await?;
+    let (ciphertext, key_arn) = kms.encrypt(key_arn, secret.as_bytes(), &context).await?;
+    // The file names the key fully, so unwrapping needs no region from the environment.
+    arn_region(&key_arn)?;
     Ok(WrappedIdentity {
-        key_arn: key_arn.to_owned(),
+        key_arn,
         recipient: identity.recipient().clone(),
         context,
         ciphertext,
@@ -169,7 +177,7 @@ pub async fn unwrap_identity<K: Kms>(
 /// chain and variables (`AWS_PROFILE`, `AWS_ENDPOINT_URL_KMS`, IRSA, instance roles).
 #[derive(Debug, Default)]
 pub struct AwsKms {
-    clients: Mutex<HashMap<String, aws_sdk_kms::Client>>,
+    clients: Mutex<HashMap<String, (aws_sdk_kms::Client, String)>>,
     endpoint: Option<String>,
     static_credentials: Option<(String, String)>,
 }
@@ -199,19 +207,27 @@ impl AwsKms {
             .expect("the ARN above is well formed")
     }
 
+    /// The SDK client for a key's region: from its ARN, else (`alias/NAME`, a key id) the
+    /// standard chain (`AWS_REGION`, the profile, the instance), through the same HTTP client.
     async fn client(&self, key: &str) -> Result<(aws_sdk_kms::Client, String), KmsError> {
-        let region = arn_region(key)?.to_owned();
-        if let Some(client) = self.clients.lock().ok().and_then(|c| c.get(&region).cloned()) {
-            return Ok((client, region));
+        let from_arn = if key.starts_with("arn:") {
+            Some(arn_region(key)?.to_owned())
+        } else {
+            None
+        };
+        let cache_key = from_arn.clone().unwrap_or_default();
+        if let Some(cached) = self.clients.lock().ok().and_then(|c| c.get(&cache_key).cloned()) {
+            return Ok(cached);
         }
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.clone()))
-            .http_client(http);
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        if let Some(region) = &from_arn {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
         if let Some(endpoint) = &self.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
@@ -220,11 +236,15 @@ impl AwsKms {
             loader = loader.credentials_provider(credentials);
         }
         let config = loader.load().await;
-        let client = aws_sdk_kms::Client::new(&config);
+        let region = config
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .ok_or(KmsError::NoRegion)?;
+        let client = (aws_sdk_kms::Client::new(&config), region);
         if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(region.clone(), client.clone());
+            clients.insert(cache_key, client.clone());
         }
-        Ok((client, region))
+        Ok(client)
     }
 }
 
@@ -232,16 +252,59 @@ fn context_map(context: &BTreeMap<String, String>) -> HashMap<String, String> {
     context.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+/// Where KMS calls for `region` go.
+fn endpoint(region: &str, configured: Option<&str>) -> String {
+    configured
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_KMS").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .unwrap_or_else(|| format!("https://kms.{region}.amazonaws.com"))
+}
+
+/// A failed connection in a few words (connection refused, timed out, name not resolved...):
+/// the transport libraries' own text is a debug dump.
+pub fn describe_transport<E: std::error::Error + 'static>(err: &E) -> String {
+    let mut text = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(error) = source {
+        text.push_str(&error.to_string().to_ascii_lowercase());
+        text.push(' ');
+        source = error.source();
+    }
+    let detail = [
+        ("connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("timeout", "timed out"),
+        ("dns error", "the host name does not resolve"),
+        ("failed to lookup", "the host name does not resolve"),
+        ("certificate", "TLS certificate not trusted"),
+    ]
+    .iter()
+    .find(|(needle, _)| text.contains(needle))
+    .map_or("the connection failed", |(_, said)| said);
+    detail.to_owned()
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug + 'static>(
     err: &SdkError<E, R>,
     key: &str,
     region: &str,
+    configured_endpoint: Option<&str>,
 ) -> KmsError {
     let key = key.to_owned();
+    let context = aws_sdk_kms::error::DisplayErrorContext(err).to_string();
     match err {
+        // Identity resolution fails inside dispatch: that is missing credentials, not the network.
+        SdkError::DispatchFailure(_)
+            if context.contains("CredentialsNotLoaded") || context.contains("no providers in chain") =>
+        {
+            KmsError::Credentials(
+                "no credentials were found in the environment, profiles or instance role".to_owned(),
+            )
+        }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => KmsError::Unreachable {
-            region: region.to_owned(),
-            detail: aws_sdk_kms::error::DisplayErrorContext(err).to_string(),
+            endpoint: endpoint(region, configured_endpoint),
+            detail: describe_transport(err),
         },
         SdkError::ConstructionFailure(_) => {
             KmsError::Credentials(aws_sdk_kms::error::DisplayErrorContext(err).to_string())
@@ -268,7 +331,7 @@ impl Kms for AwsKms {
         key: &str,
         plaintext: &[u8],
         context: &BTreeMap<String, String>,
-    ) -> Result<Vec<u8>, KmsError> {
+    ) -> Result<(Vec<u8>, String), KmsError> {
         let (client, region) = self.client(key).await?;
         let out = client
             .encrypt()
@@ -277,13 +340,16 @@ impl Kms for AwsKms {
             .set_encryption_context(Some(context_map(context)))
             .send()
             .await
-            .map_err(|e| classify(&e, key, &region))?;
-        out.ciphertext_blob()
+            .map_err(|e| classify(&e, key, &region, self.endpoint.as_deref()))?;
+        let ciphertext = out
+            .ciphertext_blob()
             .map(|b| b.as_ref().to_vec())
             .ok_or_else(|| KmsError::Other {
                 code: "EmptyResponse".into(),
                 message: "Encrypt returned no ciphertext".into(),
-            })
+            })?;
+        let used = out.key_id().unwrap_or(key).to_owned();
+        Ok((ciphertext, used))
     }
 
     async fn decrypt(
@@ -300,7 +366,7 @@ impl Kms for AwsKms {
             .set_encryption_context(Some(context_map(context)))
             .send()
             .await
-            .map_err(|e| classify(&e, key, &region))?;
+            .map_err(|e| classify(&e, key, &region, self.endpoint.as_deref()))?;
         let plain = out.plaintext().map(|b| Zeroizing::new(b.as_ref().to_vec()));
         plain.ok_or_else(|| KmsError::Other {
             code: "EmptyResponse".into(),

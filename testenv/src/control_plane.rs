@@ -290,6 +290,32 @@ impl ControlPlane {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Writes one kubeconfig with a context per `(name, control plane, user)`, the first current:
+    /// what an operator of several regions has.
+    pub fn merged_kubeconfig(path: &Path, contexts: &[(&str, &ControlPlane, User)]) -> Result<(), String> {
+        let mut clusters = String::new();
+        let mut users = String::new();
+        let mut entries = String::new();
+        for (name, plane, user) in contexts {
+            let (server, ca, token) = plane.credentials(*user)?;
+            let _ = write!(
+                clusters,
+                "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n",
+                ca.display()
+            );
+            let _ = write!(users, "- name: {name}\n  user:\n    token: {token}\n");
+            let _ = write!(
+                entries,
+                "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n"
+            );
+        }
+        let current = contexts.first().map_or("", |c| c.0);
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{entries}current-context: {current}\n"
+        );
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// The context entry of this control plane as `user`, for merging several clusters into one
     /// kubeconfig: `(server, certificate-authority path, token)`.
     pub fn credentials(&self, user: User) -> Result<(String, PathBuf, String), String> {

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod deploy;
 pub mod kubectl;
 pub mod process;
+pub mod regions;
 pub mod secrets;
 pub mod suite;
 

@@ -21,17 +21,18 @@ enum Phase {
     Last,
 }
 
-type Body = Box<dyn FnOnce(Arc<ControlPlane>) + Send>;
+type Body<W> = Box<dyn FnOnce(Arc<W>) + Send>;
 
-/// One test of a suite.
-pub struct Test {
+/// One test of a suite whose tests share a `W`: one control plane by default, or whatever the
+/// suite starts (several regions, say).
+pub struct Test<W = ControlPlane> {
     name: String,
     phase: Phase,
     local_only: bool,
-    body: Body,
+    body: Body<W>,
 }
 
-impl std::fmt::Debug for Test {
+impl<W> std::fmt::Debug for Test<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Test")
             .field("name", &self.name)
@@ -39,9 +40,9 @@ impl std::fmt::Debug for Test {
     }
 }
 
-impl Test {
+impl<W> Test<W> {
     /// A test that runs in parallel with the others.
-    pub fn new(name: &str, body: impl FnOnce(Arc<ControlPlane>) + Send + 'static) -> Self {
+    pub fn new(name: &str, body: impl FnOnce(Arc<W>) + Send + 'static) -> Self {
         Self {
             name: name.to_owned(),
             phase: Phase::Parallel,
@@ -79,7 +80,7 @@ fn selected(args: &Arguments, name: &str) -> bool {
     by_filter && !args.skip.iter().any(|s| name.contains(s.as_str()))
 }
 
-fn ignored(tests: Vec<Test>, why: &str) -> Vec<Trial> {
+fn ignored<W>(tests: Vec<Test<W>>, why: &str) -> Vec<Trial> {
     tests
         .into_iter()
         .map(|t| {
@@ -104,31 +105,52 @@ pub fn run(
     setup: impl FnOnce(&ControlPlane) -> Result<(), String>,
     tests: Vec<Test>,
 ) -> ExitCode {
+    run_with(
+        name,
+        false,
+        || {
+            let plane = ControlPlane::start()?;
+            setup(&plane).map_err(|e| format!("{e}\n{}", plane.logs()))?;
+            Ok(plane)
+        },
+        |plane| (plane.is_local(), plane.logs()),
+        tests,
+    )
+}
+
+/// Runs `tests` of suite `name` sharing what `start` makes (`describe` says whether it is local,
+/// and its logs for failure reports). With `needs_local`, a given cluster does not do: the suite
+/// runs control planes of its own (several regions, say). Call from the test binary's `main`.
+pub fn run_with<W: Send + Sync + 'static>(
+    name: &str,
+    needs_local: bool,
+    start: impl FnOnce() -> Result<W, String>,
+    describe: impl Fn(&W) -> (bool, String),
+    tests: Vec<Test<W>>,
+) -> ExitCode {
     let args = Arguments::from_args();
     if args.list {
         return libtest_mimic::run(&args, ignored(tests, "listed only")).exit_code();
     }
-    if let Some(why) = unavailable() {
+    let missing = if needs_local {
+        crate::control_plane::assets().err()
+    } else {
+        unavailable()
+    };
+    if let Some(why) = missing {
         println!("SKIPPED: {name}: no Kubernetes control plane: {why}");
         return libtest_mimic::run(&args, ignored(tests, "no control plane")).exit_code();
     }
     if !tests.iter().any(|t| selected(&args, &t.name)) {
         return libtest_mimic::run(&args, ignored(tests, "filtered out")).exit_code();
     }
-    let plane = match ControlPlane::start() {
+    let plane = match start() {
         Ok(plane) => Arc::new(plane),
         Err(e) => {
-            println!("{name}: the control plane did not start: {e}");
+            println!("{name}: the control plane did not start or set up: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = setup(&plane) {
-        println!(
-            "{name}: setting up the control plane failed: {e}\n{}",
-            plane.logs()
-        );
-        return ExitCode::FAILURE;
-    }
     let mut total = Conclusion {
         num_filtered_out: 0,
         num_passed: 0,
@@ -136,7 +158,7 @@ pub fn run(
         num_ignored: 0,
         num_measured: 0,
     };
-    let local = plane.is_local();
+    let local = describe(&plane).0;
     let mut phases: [Vec<Trial>; 3] = Default::default();
     for test in tests {
         let index = test.phase as usize;
@@ -163,7 +185,10 @@ pub fn run(
         add(&mut total, &libtest_mimic::run(&phase_args, trials));
     }
     if total.has_failed() {
-        println!("{name}: control-plane logs after the failure:\n{}", plane.logs());
+        println!(
+            "{name}: control-plane logs after the failure:\n{}",
+            describe(&plane).1
+        );
     }
     drop(plane);
     total.exit_code()

@@ -20,8 +20,8 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
     let Some(path) = args.output else {
         // No file asked for: printing the identity is the point, as with age-keygen.
         let public_key = identity.recipient();
-        eprintln!("Public key: {public_key}");
-        print!("{}", file.as_str());
+        crate::note!("Public key: {public_key}");
+        crate::output::print(file.as_str())?;
         return Ok(ExitCode::SUCCESS);
     };
     let mut out = std::fs::OpenOptions::new()
@@ -44,9 +44,34 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
         let _ = std::fs::remove_file(&path);
         return Err(Failure::io("write", &path, &e));
     }
+    if args.kms_key.is_none()
+        && let Some(root) = unignored_in_git(&path)
+    {
+        crate::note!(
+            "warning: {} holds a private key and is inside the Git work tree {}: add it to .gitignore or keep it outside the repository, or make it with --kms-key so that only KMS can open it",
+            path.display(),
+            root.display()
+        );
+    }
     let public_key = identity.recipient();
-    println!("{public_key}");
+    crate::output::print(&format!("{public_key}\n"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Git work tree `path` lies in, unless Git ignores the file (or no work tree holds it).
+fn unignored_in_git(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let file = std::path::absolute(path).ok()?;
+    let root = file.ancestors().skip(1).find(|dir| dir.join(".git").exists())?;
+    let ignored = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["check-ignore", "-q", "--"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    (!ignored).then(|| root.to_path_buf())
 }
 
 /// The identity wrapped by AWS KMS under `arn`, as file text (holds no plaintext key).

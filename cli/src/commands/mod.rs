@@ -62,11 +62,8 @@ pub fn label(sealed: &SealedSecret) -> String {
 
 /// `ageseal completions SHELL`.
 pub fn completions(args: CompletionsArgs) -> Result<ExitCode, Failure> {
-    clap_complete::generate(
-        args.shell,
-        &mut Args::command(),
-        "ageseal",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Args::command(), "ageseal", &mut script);
+    crate::output::print(&String::from_utf8_lossy(&script))?;
     Ok(ExitCode::SUCCESS)
 }

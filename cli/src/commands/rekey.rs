@@ -98,18 +98,18 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
     let count: usize = rewrites.iter().map(|r| r.changed.len()).sum();
     for rewrite in &rewrites {
         if args.dry_run {
-            println!(
-                "would rekey {}: {}",
+            crate::output::print(&format!(
+                "would rekey {}: {}\n",
                 rewrite.path.display(),
                 rewrite.changed.join(", ")
-            );
+            ))?;
         } else {
             let mode = std::fs::metadata(&rewrite.path).map_or(0o644, |m| m.permissions().mode() & 0o777);
             write_atomic(&rewrite.path, rewrite.text.as_bytes(), mode)?;
         }
     }
     let verb = if args.dry_run { "would rekey" } else { "rekeyed" };
-    eprintln!(
+    crate::note!(
         "{verb} {count} SealedSecrets in {} files; {current} already current",
         rewrites.len()
     );
@@ -117,10 +117,10 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     for s in &skipped {
-        eprintln!("{}: {} (hint: {})", s.path.display(), s.why, s.hint);
+        crate::note!("{}: {} (hint: {})", s.path.display(), s.why, s.hint);
     }
-    eprintln!("error: left {} file(s) unchanged, listed above", skipped.len());
-    eprintln!("hint: each line says what to do; rekey again once they are fixed");
+    crate::note!("error: left {} file(s) unchanged, listed above", skipped.len());
+    crate::note!("hint: each line says what to do; rekey again once they are fixed");
     Ok(ExitCode::from(Exit::Open as u8))
 }
 

@@ -31,7 +31,8 @@ pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
     if let Some(target) = &args.merge_into {
         return merge_into(&args, target, &secrets);
     }
-    let recipients = resolve_recipients(args.output.as_deref(), &args.recipients, &args.regions)?;
+    let target = args.output.as_deref().or(args.path.as_deref());
+    let recipients = resolve_recipients(target, &args.recipients, &args.regions)?;
     let options = options(&args, args.scope.map_or(Scope::Strict, Scope::from));
     let sealed = secrets
         .iter()
@@ -40,7 +41,7 @@ pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
     let out = render(&sealed, args.format);
     match &args.output {
         Some(path) => write_atomic(path, out.as_bytes(), MANIFEST_MODE)?,
-        None => print!("{out}"),
+        None => crate::output::print(&out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -203,11 +204,11 @@ fn seal_raw(args: &SealArgs) -> Result<ExitCode, Failure> {
     let name = need("name", &args.name, scope == Scope::Strict)?;
     let binding = Binding::new(scope, &Location::new(namespace, name, key))
         .map_err(|e| Failure::input(e.to_string(), "use names Kubernetes accepts"))?;
-    let recipients = resolve_recipients(None, &args.recipients, &args.regions)?;
+    let recipients = resolve_recipients(args.path.as_deref(), &args.recipients, &args.regions)?;
     let keys: Vec<Recipient> = recipients.into_iter().map(|r| r.recipient).collect();
     let value = read_bytes(args.from_file.as_deref())?;
     let sealed = seal_base64(&value, &binding, &keys).map_err(|e| Failure::input(e.to_string(), e.hint()))?;
-    println!("{sealed}");
+    crate::output::print(&format!("{sealed}\n"))?;
     Ok(ExitCode::SUCCESS)
 }
 

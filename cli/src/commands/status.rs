@@ -1,18 +1,23 @@
 //! `ageseal status`: for every SealedSecret file and every region's cluster, is it sealed for that
-//! region, applied, Ready, current and equal to Git? Reads only public data, never plaintext.
+//! region, applied, Ready, current, equal to Git, and opened with a key the region still
+//! publishes? One LIST per region (one per namespace when listing all is forbidden), all regions
+//! at once. Reads only public data, never plaintext.
 
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, HashMap};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ageseal_core::crd::{PublishedRecipients, RECIPIENTS_CONFIGMAP, SealedSecret, spec_hash};
-use k8s_openapi::api::core::v1::ConfigMap;
+use ageseal_core::crd::{SealedSecret, spec_hash};
+use ageseal_core::manifest_file::ManifestFile;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kube::Api;
-
-pub use crate::cluster::{Cluster, connect};
+use kube::api::ListParams;
 use serde::Serialize;
 
 use super::label;
 use crate::args::{StatusArgs, StatusOutput};
+use crate::cluster::{Access, Cluster, connect, current_context, runtime};
 use crate::failure::{Exit, Failure};
 use crate::files::manifest_files;
 
@@ -56,99 +61,110 @@ impl Row {
     }
 }
 
-/// The newest key a region's controller publishes (for `region add --from-cluster`).
-pub async fn current_key(
+/// What one region says: its name, the ids of the keys it publishes, its SealedSecrets.
+#[derive(Debug, Default)]
+pub struct RegionView {
+    /// The region its controller reports.
+    pub region: String,
+    /// Fingerprints of the keys it publishes.
+    pub ids: Vec<String>,
+    /// Its SealedSecrets by (namespace, name).
+    pub objects: HashMap<(String, String), SealedSecret>,
+}
+
+/// Every page of a list.
+async fn list_all(api: &Api<SealedSecret>) -> Result<Vec<SealedSecret>, kube::Error> {
+    let mut params = ListParams::default().limit(500);
+    let mut items = Vec::new();
+    loop {
+        let page = api.list(&params).await?;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(items),
+        }
+    }
+}
+
+/// Reads one region: its published keys and every SealedSecret of `namespaces` (one LIST of all
+/// namespaces, or one per namespace if that is forbidden).
+pub async fn read_region(
     cluster: &Cluster,
     controller_namespace: &str,
-) -> Result<ageseal_core::Recipient, Failure> {
-    let (_, keys) = published_keys(cluster, controller_namespace).await?;
-    keys.into_iter().next().ok_or_else(|| {
-        Failure::input(
-            format!("context {}: the controller publishes no key yet", cluster.context),
-            "wait until the controller is ready (kubectl -n ageseal-system get pods)",
-        )
+    namespaces: &BTreeSet<String>,
+    progress: &ProgressBar,
+) -> Result<RegionView, Failure> {
+    progress.set_message(format!("{}: reading the published keys", cluster.context));
+    let (region, keys) = cluster.published(controller_namespace).await?;
+    progress.set_message(format!("{} ({region}): listing SealedSecrets", cluster.context));
+    let everywhere: Api<SealedSecret> = Api::all(cluster.client.clone());
+    let objects = match list_all(&everywhere).await {
+        Ok(objects) => objects,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            let lists = namespaces.iter().map(|ns| {
+                let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), ns);
+                async move { list_all(&api).await.map_err(|e| (ns.clone(), e)) }
+            });
+            let mut objects = Vec::new();
+            for result in futures::future::join_all(lists).await {
+                let list = result.map_err(|(ns, e)| {
+                    cluster.failure(&format!("listing SealedSecrets in namespace {ns}"), &e)
+                })?;
+                objects.extend(list);
+            }
+            objects
+        }
+        Err(e) => return Err(cluster.failure("listing SealedSecrets", &e)),
+    };
+    progress.finish_with_message(format!(
+        "{} ({region}): {} SealedSecrets",
+        cluster.context,
+        objects.len()
+    ));
+    Ok(RegionView {
+        region,
+        ids: keys.iter().map(|k| k.id().to_string()).collect(),
+        objects: objects
+            .into_iter()
+            .map(|o| {
+                let key = (
+                    o.metadata.namespace.clone().unwrap_or_default(),
+                    o.metadata.name.clone().unwrap_or_default(),
+                );
+                (key, o)
+            })
+            .collect(),
     })
 }
 
-/// The region name and key ids a cluster's controller publishes.
-async fn published(cluster: &Cluster, controller_namespace: &str) -> Result<(String, Vec<String>), Failure> {
-    let (region, keys) = published_keys(cluster, controller_namespace).await?;
-    Ok((region, keys.iter().map(|k| k.id().to_string()).collect()))
-}
-
-async fn published_keys(
-    cluster: &Cluster,
-    controller_namespace: &str,
-) -> Result<(String, Vec<ageseal_core::Recipient>), Failure> {
-    let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), controller_namespace);
-    let cm = api.get_opt(RECIPIENTS_CONFIGMAP).await.map_err(|e| {
-        Failure::new(
-            Exit::Io,
-            format!("context {}: {e}", cluster.context),
-            "check the kubeconfig context and your access",
-        )
-    })?;
-    let cm = cm.ok_or_else(|| {
-        Failure::input(
-            format!(
-                "context {}: no ConfigMap {controller_namespace}/{RECIPIENTS_CONFIGMAP}",
-                cluster.context
-            ),
-            "install ageseal-controller in that cluster (deploy/overlays/REGION)",
-        )
-    })?;
-    let published = PublishedRecipients::from_data(&cm.data.unwrap_or_default());
-    let region = published.region.unwrap_or_else(|| cluster.context.clone());
-    Ok((region, published.recipients))
-}
-
-/// One row per (file's SealedSecret, cluster).
-pub async fn report(
-    sealed: &[(PathBuf, SealedSecret)],
-    clusters: &[Cluster],
-    controller_namespace: &str,
-) -> Result<Vec<Row>, Failure> {
-    let mut rows = Vec::new();
-    for cluster in clusters {
-        let (region, ids) = published(cluster, controller_namespace).await?;
-        for (file, object) in sealed {
-            rows.push(row(file, object, cluster, &region, &ids).await?);
-        }
-    }
-    Ok(rows)
-}
-
-async fn row(
-    file: &Path,
-    object: &SealedSecret,
-    cluster: &Cluster,
-    region: &str,
-    ids: &[String],
-) -> Result<Row, Failure> {
+/// The row of one file's object in one region.
+pub fn row(file: &str, object: &SealedSecret, context: &str, view: &RegionView) -> Row {
     let namespace = object
         .metadata
         .namespace
         .clone()
         .unwrap_or_else(|| "default".to_owned());
     let name = object.metadata.name.clone().unwrap_or_default();
-    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &namespace);
-    let live = api.get_opt(&name).await.map_err(|e| {
-        Failure::new(
-            Exit::Io,
-            format!("context {}: {e}", cluster.context),
-            "check your access to SealedSecrets",
-        )
-    })?;
-    let sealed_for_region = object.spec.recipients.iter().any(|r| ids.contains(&r.id));
-    let status = live.as_ref().and_then(|l| l.status.clone()).unwrap_or_default();
+    let live = view.objects.get(&(namespace, name));
+    let region = &view.region;
+    let sealed_for_region = object.spec.recipients.iter().any(|r| view.ids.contains(&r.id));
+    let status = live.and_then(|l| l.status.clone()).unwrap_or_default();
     let ready_condition = status.conditions.iter().find(|c| c.type_ == "Ready");
     let ready = ready_condition.is_some_and(|c| c.status == "True");
-    let generation_current = live.as_ref().is_some_and(|l| {
+    let generation_current = live.is_some_and(|l| {
         l.metadata.generation.is_some() && status.observed_generation == l.metadata.generation
     });
     let matches_git = status.spec_hash.as_deref() == Some(spec_hash(&object.spec.encrypted_data).as_str());
-    let key_current = status.key_id.as_ref().is_none_or(|id| ids.contains(id));
-    let reason = if !sealed_for_region {
+    let key_current = status.key_id.as_ref().is_none_or(|id| view.ids.contains(id));
+    let opened_by_listed_key = status
+        .key_id
+        .as_ref()
+        .is_some_and(|id| object.spec.recipients.iter().any(|r| r.id == *id));
+    let reason = if !sealed_for_region && opened_by_listed_key && !key_current {
+        format!(
+            "sealed to and opened with a key {region} no longer publishes (rotated or retired): ageseal region set-key {region}, then ageseal rekey (--all, and new values, if that key leaked)"
+        )
+    } else if !sealed_for_region {
         format!("not sealed for {region}: add the region and run ageseal rekey")
     } else if live.is_none() {
         "not applied in this cluster".to_owned()
@@ -168,11 +184,11 @@ async fn row(
     } else {
         String::new()
     };
-    Ok(Row {
-        file: file.display().to_string(),
+    Row {
+        file: file.to_owned(),
         object: label(object),
-        context: cluster.context.clone(),
-        region: region.to_owned(),
+        context: context.to_owned(),
+        region: region.clone(),
         sealed_for_region,
         present: live.is_some(),
         ready,
@@ -180,42 +196,76 @@ async fn row(
         matches_git,
         key_current,
         reason,
-    })
+    }
 }
 
 fn mark(ok: bool) -> &'static str {
     if ok { "yes" } else { "NO" }
 }
 
-/// The table printed by default.
+/// The table printed by default, columns aligned.
 pub fn table(rows: &[Row]) -> String {
-    let mut out =
-        String::from("FILE\tOBJECT\tREGION\tSEALED\tAPPLIED\tREADY\tCURRENT\tMATCHES-GIT\tREASON\n");
-    for r in rows {
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            r.file,
-            r.object,
-            r.region,
-            mark(r.sealed_for_region),
-            mark(r.present),
-            mark(r.ready),
-            mark(r.generation_current),
-            mark(r.matches_git),
-            r.reason
-        ));
+    let header = [
+        "FILE",
+        "OBJECT",
+        "REGION",
+        "SEALED",
+        "APPLIED",
+        "READY",
+        "CURRENT",
+        "MATCHES-GIT",
+        "KEY",
+        "REASON",
+    ];
+    let cells: Vec<[String; 10]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.file.clone(),
+                r.object.clone(),
+                r.region.clone(),
+                mark(r.sealed_for_region).into(),
+                mark(r.present).into(),
+                mark(r.ready).into(),
+                mark(r.generation_current).into(),
+                mark(r.matches_git).into(),
+                mark(r.key_current).into(),
+                r.reason.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&header);
+    for row in &cells {
+        out.push_str(&line(&row.each_ref().map(String::as_str)));
     }
     out
 }
 
-/// Reads every SealedSecret under `paths`.
+/// Reads every SealedSecret under `paths`; files that are not YAML are skipped.
 pub fn sealed_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SealedSecret)>, Failure> {
     let mut sealed = Vec::new();
     for file in manifest_files(paths)? {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        let Ok(parsed) = ageseal_core::manifest_file::ManifestFile::parse(&text) else {
+        let Ok(parsed) = ManifestFile::parse(&text) else {
             continue;
         };
         sealed.extend(
@@ -228,28 +278,77 @@ pub fn sealed_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SealedSecret)>, F
     Ok(sealed)
 }
 
+/// Every row, for every region at once.
+pub async fn report(
+    sealed: &[(PathBuf, SealedSecret)],
+    clusters: &[Cluster],
+    controller_namespace: &str,
+    progress: &MultiProgress,
+) -> Result<Vec<Row>, Failure> {
+    let namespaces: BTreeSet<String> = sealed
+        .iter()
+        .map(|(_, o)| {
+            o.metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned())
+        })
+        .collect();
+    let reads = clusters.iter().map(|cluster| {
+        let bar = progress.add(spinner());
+        let namespaces = &namespaces;
+        async move { read_region(cluster, controller_namespace, namespaces, &bar).await }
+    });
+    let views = futures::future::join_all(reads).await;
+    let mut rows = Vec::with_capacity(sealed.len() * clusters.len());
+    for (cluster, view) in clusters.iter().zip(views) {
+        let view = view?;
+        for (file, object) in sealed {
+            rows.push(row(&file.display().to_string(), object, &cluster.context, &view));
+        }
+    }
+    Ok(rows)
+}
+
+fn spinner() -> ProgressBar {
+    ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"))
+}
+
 pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {
     let sealed = sealed_files(&args.paths)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::io("start", Path::new("the Kubernetes client"), &e))?;
-    let rows = runtime.block_on(async {
-        let mut clusters = Vec::new();
-        for context in &args.contexts {
-            clusters.push(connect(context).await?);
-        }
-        report(&sealed, &clusters, &args.controller_namespace).await
+    let access = Access {
+        kubeconfig: args.kubeconfig.clone(),
+        timeout: args.request_timeout,
+    };
+    let contexts = if args.contexts.is_empty() {
+        vec![current_context(&access)?]
+    } else {
+        args.contexts.clone()
+    };
+    let progress = if std::io::stderr().is_terminal() {
+        MultiProgress::new()
+    } else {
+        MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+    };
+    let rows = runtime()?.block_on(async {
+        let connections = futures::future::join_all(contexts.iter().map(|c| connect(c, &access))).await;
+        let clusters = connections.into_iter().collect::<Result<Vec<_>, _>>()?;
+        report(&sealed, &clusters, &args.controller_namespace, &progress).await
     })?;
+    let _ = progress.clear();
     match args.output {
-        StatusOutput::Table => print!("{}", table(&rows)),
-        StatusOutput::Json => println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialize")),
+        StatusOutput::Table => crate::output::print(&table(&rows))?,
+        StatusOutput::Json => crate::output::print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).expect("rows serialize")
+        ))?,
     }
     let drift = rows.iter().filter(|r| !r.in_sync()).count();
-    eprintln!(
+    crate::note!(
         "{} SealedSecrets x {} regions: {drift} not in sync",
         sealed.len(),
-        args.contexts.len()
+        contexts.len()
     );
     if drift > 0 {
         return Ok(ExitCode::from(Exit::Problems as u8));

@@ -3,7 +3,6 @@
 //! `.ageseal.yaml` is reported once (exit 3). Files holding a private key or a plain Secret with
 //! data are problems too: they should never be committed.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -43,11 +42,13 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
         args.paths.clone()
     };
     let mut finder = ConfigFinder::default();
-    let mut out = std::io::stdout().lock();
     let (mut checked, mut problems, mut files_seen) = (0usize, 0usize, 0usize);
+    let mut closed = false;
     let mut report = |place: &str, p: Problem| {
         problems += 1;
-        let _ = writeln!(out, "{place}: {} (hint: {})", p.what, p.fix);
+        if !closed {
+            closed = crate::output::print(&format!("{place}: {} (hint: {})\n", p.what, p.fix)).is_err();
+        }
     };
     for root in &roots {
         let mut in_root = 0;
@@ -96,7 +97,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
             );
         }
     }
-    eprintln!("checked {checked} SealedSecrets in {files_seen} files: {problems} problem(s)");
+    crate::note!("checked {checked} SealedSecrets in {files_seen} files: {problems} problem(s)");
     if problems > 0 {
         return Ok(ExitCode::from(Exit::Problems as u8));
     }

@@ -77,6 +77,11 @@ fn a_kms_wrapped_recovery_key_is_made_by_keygen_and_opens_sealed_files() {
     let out = with_moto(&["unseal", "-f", "db.yaml", "-i", "recovery.kms"], &unreachable);
     assert_fails(&out, 6, "cannot reach AWS KMS");
     let out = with_moto(&["keygen", "--kms-key", "not-an-arn", "-o", "x.kms"], &moto.env());
-    assert_fails(&out, 6, "the KMS key is not an ARN");
+    assert_fails(&out, 6, "no AWS region for the KMS key given");
+    let out = with_moto(
+        &["keygen", "--kms-key", "arn:aws:kms:x", "-o", "x.kms"],
+        &moto.env(),
+    );
+    assert_fails(&out, 6, "not a valid ARN");
     assert!(!repo.path("x.kms").exists(), "a failed keygen left a file");
 }
