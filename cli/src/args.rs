@@ -131,6 +131,8 @@ pub enum Command {
     Region(RegionArgs),
     /// Add or remove recovery (break-glass) keys in .ageseal.yaml.
     Recovery(RecoveryArgs),
+    /// Edit a sealed file's plain Secret in $EDITOR; only changed values are sealed again.
+    Edit(EditArgs),
     /// Per-region sync report of SealedSecret files against each region's cluster; exit 1 on drift.
     Status(StatusArgs),
     /// Print a shell completion script.
@@ -259,6 +261,17 @@ pub struct OpeningIdentities {
         value_delimiter = ','
     )]
     pub files: Vec<PathBuf>,
+}
+
+/// `ageseal edit`.
+#[derive(Debug, clap::Args)]
+pub struct EditArgs {
+    /// The sealed file (one SealedSecret).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Identities that open the values.
+    #[command(flatten)]
+    pub identities: OpeningIdentities,
 }
 
 /// `ageseal verify`.

@@ -26,6 +26,7 @@ pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
         Command::Keygen(a) => commands::keygen::run(a),
         Command::Region(a) => commands::region::run(a),
         Command::Recovery(a) => commands::region::recovery(a),
+        Command::Edit(a) => commands::edit::run(a),
         Command::Status(a) => commands::status::run(a),
         Command::Completions(a) => commands::completions(a),
     }

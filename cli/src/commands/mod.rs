@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what several of them share.
 
+pub mod edit;
 pub mod keygen;
 pub mod region;
 pub mod rekey;

@@ -85,3 +85,45 @@ fn a_kms_wrapped_recovery_key_is_made_by_keygen_and_opens_sealed_files() {
     assert_fails(&out, 6, "not a valid ARN");
     assert!(!repo.path("x.kms").exists(), "a failed keygen left a file");
 }
+
+#[test]
+fn kms_errors_tell_missing_credentials_from_an_unreachable_endpoint_and_aliases_work() {
+    use ageseal_kms::moto::Moto;
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let arn = runtime.block_on(moto.create_key("us-east-1"));
+    runtime
+        .block_on(async {
+            let client = moto.kms().sdk_client("us-east-1").await;
+            client
+                .create_alias()
+                .alias_name("alias/recovery")
+                .target_key_id(&arn)
+                .send()
+                .await
+        })
+        .expect("alias");
+    let repo = Repo::new();
+    let without_credentials: Vec<(&str, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS_KEY_ID") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    let out = repo.run_env(
+        &["keygen", "--kms-key", &arn, "-o", "a.kms"],
+        &without_credentials,
+    );
+    assert_fails(&out, 6, "no usable AWS credentials");
+    assert!(!stderr(&out).contains("network"), "{}", stderr(&out));
+    let mut with_region = moto.env();
+    with_region.push(("AWS_REGION", "us-east-1".to_owned()));
+    let out = repo.run_env(
+        &["keygen", "--kms-key", "alias/recovery", "-o", "b.kms"],
+        &with_region,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        repo.read("b.kms").contains(&format!("kms-key: {arn}")),
+        "the file names the key's ARN"
+    );
+}

@@ -240,3 +240,63 @@ fn raw_seals_one_value_for_its_binding() {
     let out = repo.run(&["seal", "--raw", "--scope", "cluster-wide", "--key", "k"], "v");
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn path_rules_need_an_output_file_or_path_and_w_is_o() {
+    let repo = Repo::new();
+    let config = repo.read(".ageseal.yaml") + "rules:\n- {path: \"west/**\", regions: [us-west-2]}\n";
+    repo.write(".ageseal.yaml", &config);
+    assert_fails(&repo.run(&["seal"], &kubectl(DB)), 3, "--path PATH");
+    let out = repo.run(&["seal", "--path", "west/db.yaml"], &kubectl(DB));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let names: Vec<String> = yaml(&stdout(&out))["spec"]["recipients"]
+        .as_sequence()
+        .expect("hint")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names, ["us-west-2", "break-glass"]);
+    std::fs::create_dir_all(repo.path("west")).expect("mkdir");
+    assert!(
+        repo.run(&["seal", "-w", "west/db.yaml"], &kubectl(DB))
+            .status
+            .success()
+    );
+    assert!(repo.read("west/db.yaml").contains("us-west-2"));
+}
+
+#[test]
+fn a_secret_over_one_mebibyte_in_total_is_refused() {
+    let repo = Repo::new();
+    let half = "x".repeat(600_000);
+    let input = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: big, namespace: p}}\nstringData: {{a: {half}, b: {half}}}\n"
+    );
+    assert_fails(
+        &repo.run(&["seal", "-o", "big.yaml"], &input),
+        3,
+        "Kubernetes keeps at most 1 MiB",
+    );
+    assert!(!repo.path("big.yaml").exists());
+}
+
+#[test]
+fn unseal_prints_json_or_one_raw_value_and_identities_come_from_the_environment() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let env = [(
+        "AGESEAL_IDENTITY",
+        repo.path("../keys/east.key").display().to_string(),
+    )];
+    let out = repo.run_env(&["unseal", "-f", "db.yaml", "--format", "json"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["kind"], "Secret");
+    let out = repo.run_env(&["unseal", "-f", "db.yaml", "--key", "password"], &env);
+    assert_eq!(out.stdout, b"hunter2", "raw, nothing added");
+    assert_fails(
+        &repo.run_env(&["unseal", "-f", "db.yaml", "--key", "nope"], &env),
+        3,
+        "its keys are: password, user",
+    );
+}

@@ -43,3 +43,119 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let input = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: big, namespace: p}}\nstringData: {{k: {}}}\n",
+        "x".repeat(300_000)
+    );
+    repo.write(
+        "big.json",
+        &stdout(&repo.run(&["seal", "--format", "json"], &input)),
+    );
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["seal"], input.clone()),
+        (
+            vec!["unseal", "-f", "big.json", "-i", "../keys/east.key"],
+            String::new(),
+        ),
+        (vec!["region", "list"], String::new()),
+        (vec!["keygen"], String::new()),
+        (vec!["completions", "bash"], String::new()),
+    ];
+    for (args, stdin) in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ageseal"))
+            .current_dir(&repo.dir)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let mut feed = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = feed.write_all(stdin.as_bytes());
+        });
+        // Read one byte, then hang up, like `| head -c 1`.
+        let mut out = child.stdout.take().expect("stdout");
+        let mut byte = [0u8; 1];
+        let _ = out.read(&mut byte);
+        drop(out);
+        let result = child.wait_with_output().expect("ends");
+        let _ = writer.join();
+        let err = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("internal error"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_say_error_and_hint_and_never_repeat_values() {
+    let repo = Repo::new();
+    for (args, needle) in [
+        (
+            &["seal", "--scope", "Wide-Open-V4lue"][..],
+            "invalid value for --scope",
+        ),
+        (&["seal", "Stray-Arg-V4lue"][..], "unexpected argument"),
+        (&["sael"][..], "unknown command"),
+        (&["seal", "-o", "yaml"][..], "--format yaml"),
+        (&["seal", "-o", "json"][..], "--format json"),
+        (
+            &["seal", "--raw", "--key", "k", "-o", "x"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let out = repo.run(args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: ") && err.contains("\nhint: "),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("V4lue"), "{args:?} repeated a value: {err}");
+    }
+    assert!(!repo.path("yaml").exists() && !repo.path("json").exists());
+}
+
+#[test]
+fn version_names_the_commit_and_the_envelope_format() {
+    let repo = Repo::new();
+    let out = repo.run(&["--version"], "");
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("ageseal 0.1.0 (commit ") && text.contains("envelope ageseal/v1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reading_a_secret_from_a_terminal_says_how_to_end_or_pipe_it() {
+    let repo = Repo::new();
+    let out = std::process::Command::new("script")
+        .current_dir(&repo.dir)
+        .args([
+            "-qec",
+            &format!("{} seal", env!("CARGO_BIN_EXE_ageseal")),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) gives ageseal a terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reading from the terminal; end with Ctrl-D"),
+        "{text}"
+    );
+}

@@ -1,0 +1,113 @@
+//! `ageseal edit`: only changed values are sealed again (unchanged ciphertexts stay byte-identical),
+//! the plaintext lives in a 0600 file in a 0700 folder and is gone on every way out: a good edit,
+//! an editor that fails, an edit that is refused, Ctrl-C.
+
+use std::os::unix::fs::PermissionsExt;
+
+use super::support::*;
+
+/// An editor: a shell script run as `$EDITOR FILE`.
+fn editor(repo: &Repo, name: &str, body: &str) -> String {
+    let path = repo.path(&format!("../{name}.sh"));
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("editor");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
+fn edit(repo: &Repo, editor: &str, runtime: &std::path::Path) -> std::process::Output {
+    repo.run_env(
+        &["edit", "db.yaml", "-i", "../keys/east.key"],
+        &[
+            ("EDITOR", editor.to_owned()),
+            ("VISUAL", editor.to_owned()),
+            ("XDG_RUNTIME_DIR", runtime.display().to_string()),
+        ],
+    )
+}
+
+fn leftovers(runtime: &std::path::Path) -> usize {
+    std::fs::read_dir(runtime).expect("runtime dir").count()
+}
+
+fn ciphertext(text: &str, key: &str) -> String {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).expect("yaml");
+    doc["spec"]["encryptedData"][key]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn only_changed_values_are_sealed_again_and_the_plaintext_is_gone() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let runtime = tempfile::tempdir().expect("runtime");
+    let before = repo.read("db.yaml");
+    let log = repo.path("../editor.log");
+    let script = editor(
+        &repo,
+        "change",
+        &format!(
+            "stat -c '%a %n' \"$1\" \"$(dirname \"$1\")\" > {log}\nsed -i 's/hunter2/Edited-V4lue/; s/^  user: admin$/  user: admin\\n  added: Added-V4lue/' \"$1\"",
+            log = log.display()
+        ),
+    );
+    let out = edit(&repo, &script, runtime.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = repo.read("db.yaml");
+    assert_eq!(
+        ciphertext(&before, "user"),
+        ciphertext(&after, "user"),
+        "an unchanged value was sealed again"
+    );
+    assert_ne!(ciphertext(&before, "password"), ciphertext(&after, "password"));
+    let perms = std::fs::read_to_string(&log).expect("log");
+    let modes: Vec<&str> = perms
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(modes, ["600", "700"], "{perms}");
+    assert_eq!(leftovers(runtime.path()), 0, "plaintext left behind");
+    let out = repo.run(&["unseal", "-f", "db.yaml", "-i", "../keys/west.key"], "");
+    assert_eq!(secret_value(&stdout(&out), "password"), b"Edited-V4lue");
+    assert_eq!(secret_value(&stdout(&out), "added"), b"Added-V4lue");
+    assert_eq!(secret_value(&stdout(&out), "user"), b"admin");
+    // Saving without a change writes nothing.
+    let out = edit(&repo, "true", runtime.path());
+    assert!(stderr(&out).contains("no changes"), "{}", stderr(&out));
+    assert_eq!(repo.read("db.yaml"), after);
+}
+
+#[test]
+fn a_failed_refused_or_interrupted_edit_changes_nothing_and_leaves_nothing() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let runtime = tempfile::tempdir().expect("runtime");
+    let before = repo.read("db.yaml");
+    let cases = [
+        ("fails", "exit 1".to_owned(), "the editor was stopped or failed"),
+        (
+            "garbage",
+            "printf '{{{ not yaml' > \"$1\"".to_owned(),
+            "the edited Secret",
+        ),
+        (
+            "renames",
+            "sed -i 's/name: db/name: web/' \"$1\"".to_owned(),
+            "name or namespace changed",
+        ),
+        (
+            "interrupted",
+            "sed -i s/hunter2/Interrupted-V4lue/ \"$1\"; kill -INT $PPID; sleep 1".to_owned(),
+            "stopped or failed",
+        ),
+    ];
+    for (name, body, needle) in cases {
+        let script = editor(&repo, name, &body);
+        let out = edit(&repo, &script, runtime.path());
+        assert_fails(&out, 3, needle);
+        assert_eq!(repo.read("db.yaml"), before, "{name} changed the file");
+        assert_eq!(leftovers(runtime.path()), 0, "{name} left plaintext behind");
+        assert!(!stderr(&out).contains("hunter2"));
+    }
+}
