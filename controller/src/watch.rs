@@ -4,12 +4,14 @@
 //! is logged with its remedy and shown on `/readyz` until it recovers, never silent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ageseal_core::crd::{LAST_APPLIED_ANNOTATION, SealedSecret};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store};
+use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
@@ -63,7 +65,7 @@ pub fn scope(
     let sealed_source = format!("watching SealedSecrets in {place}");
     let sealed_health = health.clone();
     let sealed = watcher(sealed_api, watcher::Config::default())
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .modify(trim)
         .reflect(writer)
         .inspect(move |event| {
@@ -80,10 +82,62 @@ pub fn scope(
     let owned_health = health.clone();
     // An Api of PartialObjectMeta asks for metadata only: Secret data is never cached or parsed.
     let owned = watcher(secret_api, owned_config)
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .inspect(move |event| report(&owned_health, &owned_source, "secrets", event))
         .touched_objects();
     Scope { store, sealed, owned }
+}
+
+/// How long a failing watch waits before it tries again: from 0.5 s, doubling, at most
+/// [`WatchBackoff::MAX`], less up to a quarter at random so replicas do not retry in step; back to
+/// the start on the first event that succeeds. kube's default waits up to 30 s, so after an outage
+/// of the API server (an upgrade, a restart) the controller could stay blind for half a minute
+/// after the API server is back; two watches per scope retrying every 10 s cost the API server
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct WatchBackoff {
+    next: Duration,
+    seed: u64,
+}
+
+impl WatchBackoff {
+    /// The first wait.
+    pub const MIN: Duration = Duration::from_millis(500);
+    /// The longest wait.
+    pub const MAX: Duration = Duration::from_secs(10);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9e37_79b9, |d| u64::from(d.subsec_nanos()) | 1);
+        WatchBackoff {
+            next: Self::MIN,
+            seed,
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        // xorshift: jitter needs no quality, only difference between processes.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        let jitter = wait.mul_f64((self.seed % 1000) as f64 / 4000.0);
+        Some(wait - jitter)
+    }
+}
+
+impl Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
 }
 
 fn describe(namespace: Option<&str>) -> String {
@@ -116,5 +170,23 @@ pub fn describe_watch_error(resource: &str, error: &watcher::Error) -> String {
             "{error}; the controller may not list/watch {resource}: grant it as deploy/base/rbac.yaml does"
         ),
         _ => format!("{error}; retrying with backoff (is the API server reachable?)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backoff, WatchBackoff};
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut backoff = WatchBackoff::default();
+        let waits: Vec<Duration> = backoff.by_ref().take(12).collect();
+        assert!(waits[0] <= WatchBackoff::MIN && waits[0] >= WatchBackoff::MIN * 3 / 4);
+        assert!(waits.iter().all(|w| *w <= WatchBackoff::MAX));
+        assert!(waits[11] >= WatchBackoff::MAX * 3 / 4, "{waits:?}");
+        assert!(waits[3] > waits[0] * 4, "{waits:?}");
+        backoff.reset();
+        assert!(backoff.next().expect("endless") <= WatchBackoff::MIN);
     }
 }

@@ -464,6 +464,22 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Process ids of etcd and the API server (for measuring them), when local.
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        let Some(local) = &self.local else {
+            return Vec::new();
+        };
+        [("etcd", &local.etcd), ("kube-apiserver", &local.apiserver)]
+            .iter()
+            .filter_map(|(name, slot)| {
+                slot.lock()
+                    .ok()
+                    .and_then(|p| p.as_ref().and_then(Process::pid))
+                    .map(|pid| (*name, pid))
+            })
+            .collect()
+    }
+
     /// The last lines of every component's output.
     pub fn logs(&self) -> String {
         let Some(local) = &self.local else {

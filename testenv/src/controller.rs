@@ -27,6 +27,8 @@ pub struct Options {
     pub replica: String,
     /// The identity it speaks as.
     pub user: User,
+    /// A command to run it under (e.g. `heaptrack -o FILE`), empty for none.
+    pub wrapper: Vec<String>,
 }
 
 impl Options {
@@ -40,6 +42,7 @@ impl Options {
             env: Vec::new(),
             replica: format!("{}-0", tenant.apps),
             user: User::Controller,
+            wrapper: Vec::new(),
         }
     }
 
@@ -72,10 +75,18 @@ impl Controller {
         let binary = crate::workspace_binary("ageseal-controller");
         let kubeconfig = plane.kubeconfig(options.user).unwrap_or_else(|e| panic!("{e}"));
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let mut command = Command::new(binary);
+        let mut command = match options.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
         command
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", &options.replica)
+            // Options::env comes after this, so a caller can set RUST_LOG itself.
             .env(
                 "RUST_LOG",
                 "debug,ageseal_controller=trace,hyper=info,h2=info,rustls=info,tower=info",
@@ -161,8 +172,59 @@ impl Controller {
         self.process.output()
     }
 
-    /// The process id.
+    /// The process id (of the wrapper, if any).
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
     }
+
+    /// Peak resident memory (VmHWM) and CPU seconds (user + system) of the process so far.
+    pub fn usage(&self) -> Option<(u64, f64)> {
+        self.pid().and_then(process_usage)
+    }
+}
+
+impl Drop for Controller {
+    /// When a test fails, prints what the controller said (info and above; its trace lines are
+    /// in the log file), so a failure in CI can be understood without rerunning it.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let output = self.process.output();
+            let lines: Vec<&str> = output
+                .lines()
+                .filter(|l| {
+                    [" INFO ", " WARN ", " ERROR "]
+                        .iter()
+                        .any(|level| l.contains(level))
+                })
+                .collect();
+            let start = lines.len().saturating_sub(60);
+            eprintln!(
+                "----- controller {} ({}), last {} lines at info and above -----\n{}",
+                self.options.replica,
+                self.process.log_path().display(),
+                lines.len() - start,
+                lines[start..].join("\n")
+            );
+        }
+    }
+}
+
+/// Peak resident memory in bytes (VmHWM) and CPU seconds (user + system) of a process.
+pub fn process_usage(pid: u32) -> Option<(u64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11..13)?
+        .iter()
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
+    Some((hwm_kb * 1024, ticks / 100.0))
 }

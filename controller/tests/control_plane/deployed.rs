@@ -49,6 +49,7 @@ pub fn deployed(plane: &ControlPlane, replica: &str) -> Controller {
         env: Vec::new(),
         replica: replica.to_owned(),
         user: User::Controller,
+        wrapper: Vec::new(),
     };
     Controller::start(plane, options)
 }

@@ -10,6 +10,9 @@ use ageseal_testenv::{ControlPlane, Test, wait_until};
 
 use super::support::{SOON, World, secret_value};
 
+/// How long convergence may take after the API server came back.
+const AFTER_RESTART: Duration = Duration::from_secs(180);
+
 pub fn tests() -> Vec<Test> {
     vec![
         Test::new(
@@ -62,7 +65,10 @@ fn api_server_down(_shared: Arc<ControlPlane>) {
     std::thread::sleep(Duration::from_secs(5));
     plane.start_apiserver().expect("restarts");
     world.apply(&world.seal("after", &[("password", "Faults-after-V4lue")], &key));
-    world.wait_value("after", "password", "Faults-after-V4lue");
+    // A restarted API server (etcd 3.4 here) can hold a resumed watch until its request timeout
+    // (60 s) while its watch cache starts, then answers 410 and the controller lists again: on
+    // a loaded machine that is the time to beat, not the controller's backoff (at most 10 s).
+    world.wait_value_within("after", "password", "Faults-after-V4lue", AFTER_RESTART);
     for (i, uid) in uids.iter().enumerate() {
         let name = format!("db-{i}");
         let secret = world.secret(&name).expect("still there");
@@ -77,5 +83,5 @@ fn api_server_down(_shared: Arc<ControlPlane>) {
         assert_eq!(world.wait_ready(&name, "True")["reason"], "Unsealed");
     }
     assert!(controller.is_running());
-    controller.wait_ready(SOON);
+    controller.wait_ready(AFTER_RESTART);
 }

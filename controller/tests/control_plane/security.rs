@@ -131,11 +131,30 @@ fn squatted_name(plane: Arc<ControlPlane>) {
             .expect("clock")
             .as_secs()
     };
-    while !(5..=50).contains(&(now() % 60)) {
+    while !(5..=45).contains(&(now() % 60)) {
         std::thread::sleep(Duration::from_secs(1));
     }
-    let real = controller.recipients();
+    // The key of this period: the controller may have started in the previous one and rotated
+    // at its end; wait until that rotation is done (on a loaded machine it can take seconds).
+    let current = format!("ageseal-key-{:012}", now() / 60);
     let next = format!("ageseal-key-{:012}", now() / 60 + 1);
+    let key_label = |name: &str| {
+        world
+            .kubectl
+            .get("secret", &world.tenant.system, name)
+            .and_then(|s| {
+                s["metadata"]["labels"]["ageseal.io/key"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+    };
+    wait_until("the key of this period", SOON, || {
+        (key_label(&current).as_deref() == Some("active")).then_some(())
+    });
+    let real = wait_until("the key of this period to be published first", SOON, || {
+        let published = controller.recipients();
+        (published.len() == 1).then_some(published)
+    });
     let identity = fresh_identity();
     world.kubectl.ok(
         &[
@@ -170,25 +189,10 @@ fn squatted_name(plane: Arc<ControlPlane>) {
             .then_some(())
     });
     assert_eq!(controller.recipients(), real, "the published key changed");
-    let labels = world.kubectl.ok(
-        &[
-            "get",
-            "secrets",
-            "-n",
-            &world.tenant.system,
-            "-L",
-            "ageseal.io/key",
-            "--no-headers",
-        ],
-        None,
-    );
-    let real_state = labels
-        .lines()
-        .find(|l| l.starts_with("ageseal-key-") && !l.starts_with(&next))
-        .expect("the real key");
-    assert!(
-        real_state.trim_end().ends_with("active"),
-        "the real key was retired: {labels}"
+    assert_eq!(
+        key_label(&current).as_deref(),
+        Some("active"),
+        "the real key {current} was retired"
     );
     // And values sealed to it still open.
     world.apply(&world.seal("db", &[("password", "Squat-V4lue")], &real[0]));

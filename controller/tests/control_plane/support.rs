@@ -58,7 +58,12 @@ impl World {
 
     /// The Secret's value for `key`, once it exists and holds `want`.
     pub fn wait_value(&self, name: &str, key: &str, want: &str) {
-        wait_until(&format!("Secret {name} to hold {key}"), SOON, || {
+        self.wait_value_within(name, key, want, SOON);
+    }
+
+    /// [`World::wait_value`], waiting up to `timeout`.
+    pub fn wait_value_within(&self, name: &str, key: &str, want: &str, timeout: Duration) {
+        wait_until(&format!("Secret {name} to hold {key}"), timeout, || {
             (secret_value(&self.kubectl, &self.tenant.apps, name, key).as_deref() == Some(want.as_bytes()))
                 .then_some(())
         });
