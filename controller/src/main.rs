@@ -58,25 +58,40 @@ enum Command {
     },
 }
 
+/// Exit code of `run` when the controller stops (cannot listen, lost its leadership).
+const EXIT_STOPPED: u8 = 1;
+
 struct Failure {
     message: String,
     hint: String,
+    code: u8,
 }
 
-fn fail(message: impl Into<String>, hint: impl Into<String>) -> Failure {
+fn fail(code: u8, message: impl Into<String>, hint: impl Into<String>) -> Failure {
     Failure {
         message: message.into(),
         hint: hint.into(),
+        code,
     }
 }
 
 fn read(path: &PathBuf) -> Result<String, Failure> {
     if path.as_os_str() == "-" {
-        return std::io::read_to_string(std::io::stdin())
-            .map_err(|e| fail(format!("cannot read stdin: {e}"), "pipe a file in"));
+        return std::io::read_to_string(std::io::stdin()).map_err(|e| {
+            fail(
+                offline::EXIT_IO,
+                format!("cannot read stdin: {e}"),
+                "pipe a file in",
+            )
+        });
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| fail(format!("cannot read {}: {e}", path.display()), "check the path"))
+    std::fs::read_to_string(path).map_err(|e| {
+        fail(
+            offline::EXIT_IO,
+            format!("cannot read {}: {e}", path.display()),
+            "check the path",
+        )
+    })
 }
 
 fn render(file: &PathBuf, identities: &[PathBuf]) -> Result<(), Failure> {
@@ -85,10 +100,16 @@ fn render(file: &PathBuf, identities: &[PathBuf]) -> Result<(), Failure> {
         .map(|p| read(p).map(|text| (p.display().to_string(), text)))
         .collect::<Result<Vec<_>, _>>()?;
     let out = offline::render(&file.display().to_string(), &read(file)?, &keys)
-        .map_err(|e| fail(e.message, e.hint))?;
+        .map_err(|e| fail(e.code, e.message, e.hint))?;
     eprintln!("warning: the output below holds the Secret values unencrypted; do not commit it");
-    print!("{out}");
+    write_stdout(&out);
     Ok(())
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the command quietly, never a panic.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn own_namespace(flag: Option<String>) -> String {
@@ -105,12 +126,18 @@ fn serve(options: RunOptions) -> Result<(), Failure> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()),
         )
         .init();
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| fail(format!("cannot start: {e}"), "check the container's limits"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+        fail(
+            EXIT_STOPPED,
+            format!("cannot start: {e}"),
+            "check the container's limits",
+        )
+    })?;
     runtime
         .block_on(ageseal_controller::run::run(options))
         .map_err(|e| {
             fail(
+                EXIT_STOPPED,
                 e.to_string(),
                 "check the kubeconfig or service account, the RBAC rules in deploy/, and --listen",
             )
@@ -142,7 +169,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "ageseal-controller".to_owned()),
         }),
         Command::Crd => {
-            print!("{}", offline::crd_yaml());
+            write_stdout(&offline::crd_yaml());
             Ok(())
         }
         Command::Render { file, identities } => render(&file, &identities),
@@ -152,7 +179,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("error: {}", failure.message);
             eprintln!("hint: {}", failure.hint);
-            ExitCode::from(1)
+            ExitCode::from(failure.code)
         }
     }
 }

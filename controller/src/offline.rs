@@ -7,19 +7,29 @@ use kube::CustomResourceExt;
 
 use crate::secret::{Policy, desired_secret};
 
-/// A failure with its remedy; never holds secret bytes.
+/// Exit code of `render` for bad input (manifest, identity file).
+pub const EXIT_INPUT: u8 = 3;
+/// Exit code of `render` when a value could not be opened.
+pub const EXIT_OPEN: u8 = 4;
+/// Exit code of `render` when a file could not be read.
+pub const EXIT_IO: u8 = 5;
+
+/// A failure with its remedy and exit code; never holds secret bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineError {
     /// What happened.
     pub message: String,
     /// What to do.
     pub hint: String,
+    /// The documented exit code.
+    pub code: u8,
 }
 
 fn fail(message: impl Into<String>, hint: impl Into<String>) -> OfflineError {
     OfflineError {
         message: message.into(),
         hint: hint.into(),
+        code: EXIT_INPUT,
     }
 }
 
@@ -49,8 +59,11 @@ pub fn render(
         .map_err(|e| fail(format!("{source}: {e}"), "pass a file of SealedSecrets"))?;
     let mut out = Vec::new();
     for sealed in file.sealed() {
-        let mut desired = desired_secret(sealed, &keyring, &Policy::default())
-            .map_err(|e| fail(format!("{source}: {} ({})", e.message, e.reason), e.hint))?;
+        let mut desired = desired_secret(sealed, &keyring, &Policy::default()).map_err(|e| OfflineError {
+            message: format!("{source}: {} ({})", e.message, e.reason),
+            hint: e.hint.to_owned(),
+            code: EXIT_OPEN,
+        })?;
         out.push(serde_yaml::to_string(&desired.secret).expect("Secret serializes"));
         ageseal_core::sealed_file::wipe(&mut desired.secret);
     }
