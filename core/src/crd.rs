@@ -67,7 +67,9 @@ impl PublishedRecipients {
     derive = "Default",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","priority":1,"jsonPath":".status.region"}"#,
+    printcolumn = r#"{"name":"KeyId","type":"string","priority":1,"jsonPath":".status.keyId"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SealedSecretSpec {
@@ -205,7 +207,15 @@ mod tests {
             .flatten()
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(columns, ["Ready", "Reason", "Age"]);
+        assert_eq!(columns, ["Ready", "Reason", "Age", "Region", "KeyId"]);
+        let wide: Vec<_> = version
+            .additional_printer_columns
+            .iter()
+            .flatten()
+            .filter(|c| c.priority == Some(1))
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(wide, ["Region", "KeyId"], "only -o wide shows these");
     }
 
     #[test]
