@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use ageseal_core::Scope;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
 
 use crate::failure::{Exit, Failure};
 
@@ -207,7 +208,8 @@ pub struct SealArgs {
         long = "region",
         value_name = "REGION",
         env = "AGESEAL_REGION",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = ArgValueCompleter::new(crate::completion::regions)
     )]
     pub regions: Vec<String>,
     /// Seal to these age1... recipients instead of .ageseal.yaml (repeatable).
@@ -344,6 +346,7 @@ pub enum RegionAction {
     /// listed after it.
     SetKey {
         /// Region name.
+        #[arg(add = ArgValueCompleter::new(crate::completion::regions))]
         name: String,
         /// Where the key comes from.
         #[command(flatten)]
@@ -354,6 +357,7 @@ pub enum RegionAction {
     /// Remove a region.
     Remove {
         /// Region name.
+        #[arg(add = ArgValueCompleter::new(crate::completion::regions))]
         name: String,
     },
 }
@@ -371,7 +375,7 @@ pub struct KeySource {
     pub recipient: Option<String>,
     /// Read the key the region's controller publishes (ConfigMap ageseal-recipients) through this
     /// kubeconfig context.
-    #[arg(long, value_name = "CONTEXT")]
+    #[arg(long, value_name = "CONTEXT", add = ArgValueCompleter::new(crate::completion::contexts))]
     pub from_cluster: Option<String>,
     /// The controller's namespace in that cluster.
     #[arg(long, default_value = "ageseal-system", requires = "from_cluster")]
@@ -414,9 +418,10 @@ pub enum RecoveryAction {
 /// `ageseal completions`.
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
-    /// Shell to generate for.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    /// Shell to register completion for: bash (needs the bash-completion package), elvish,
+    /// fish, powershell or zsh.
+    #[arg(value_parser = ["bash", "elvish", "fish", "powershell", "zsh"])]
+    pub shell: String,
 }
 
 /// `ageseal status` output formats.
@@ -441,7 +446,8 @@ pub struct StatusArgs {
         long = "context",
         value_name = "CTX",
         env = "AGESEAL_CONTEXT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = ArgValueCompleter::new(crate::completion::contexts)
     )]
     pub contexts: Vec<String>,
     /// Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).

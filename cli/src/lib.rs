@@ -3,6 +3,7 @@
 pub mod args;
 pub mod cluster;
 mod commands;
+pub mod completion;
 mod failure;
 mod files;
 pub mod output;

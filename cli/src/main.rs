@@ -16,6 +16,9 @@ fn main() -> ExitCode {
         output::note(&format!("error: internal error{place} (a bug in ageseal)"));
         output::note("hint: please report it with the command you ran (never with secret values)");
     }));
+    // `COMPLETE=SHELL ageseal ...` is a completion request from the shell: answer and exit.
+    clap_complete::CompleteEnv::with_factory(<ageseal::args::Args as clap::CommandFactory>::command)
+        .complete();
     let result = std::panic::catch_unwind(|| ageseal::args::parse().and_then(ageseal::run));
     match result {
         Ok(Ok(code)) => code,

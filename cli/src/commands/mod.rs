@@ -14,9 +14,8 @@ use std::process::ExitCode;
 
 use ageseal_core::crd::SealedSecret;
 use ageseal_core::manifest_file::ManifestFile;
-use clap::CommandFactory;
 
-use crate::args::{Args, CompletionsArgs};
+use crate::args::CompletionsArgs;
 use crate::failure::Failure;
 use crate::files::read_text;
 
@@ -63,8 +62,12 @@ pub fn label(sealed: &SealedSecret) -> String {
 
 /// `ageseal completions SHELL`.
 pub fn completions(args: CompletionsArgs) -> Result<ExitCode, Failure> {
-    let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Args::command(), "ageseal", &mut script);
-    crate::output::print(&String::from_utf8_lossy(&script))?;
+    let script = crate::completion::registration(&args.shell).ok_or_else(|| {
+        Failure::input(
+            format!("no completion for {}", args.shell),
+            "use bash, elvish, fish, powershell or zsh",
+        )
+    })?;
+    crate::output::print(&script)?;
     Ok(ExitCode::SUCCESS)
 }

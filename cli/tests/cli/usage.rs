@@ -159,3 +159,32 @@ fn reading_a_secret_from_a_terminal_says_how_to_end_or_pipe_it() {
         "{text}"
     );
 }
+
+#[test]
+fn completion_offers_region_and_context_names() {
+    let repo = Repo::new();
+    repo.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n- {name: prod-east, context: {cluster: a, user: b}}\n- {name: prod-west, context: {cluster: a, user: b}}\ncurrent-context: prod-east\n",
+    );
+    let complete = |words: &[&str]| {
+        let mut args = vec!["--", "ageseal"];
+        args.extend(words);
+        let env = [
+            ("COMPLETE", "fish".to_owned()),
+            ("KUBECONFIG", repo.path("kubeconfig").display().to_string()),
+        ];
+        stdout(&repo.run_env(&args, &env))
+    };
+    assert_eq!(complete(&["seal", "--region", ""]), "us-east-1\nus-west-2\n");
+    assert_eq!(complete(&["region", "remove", "us-w"]), "us-west-2\n");
+    assert_eq!(
+        complete(&["status", "--context", "prod-"]),
+        "prod-east\nprod-west\n"
+    );
+    let script = stdout(&repo.run(&["completions", "bash"], ""));
+    assert!(
+        script.contains("COMPLETE=\"bash\"") || script.contains("COMPLETE=bash"),
+        "{script}"
+    );
+}
