@@ -71,6 +71,15 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Failu
     Ok(())
 }
 
+/// A path as messages show it: relative to the working folder when it lies under it.
+pub fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    match cwd.as_deref().and_then(|c| path.strip_prefix(c).ok()) {
+        Some(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
 /// The folder a file lives in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -335,13 +344,14 @@ pub fn all_files(root: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(files)
 }
 
-/// The first `limit` bytes of a file as text (lossy); empty if it cannot be read.
-pub fn read_prefix(path: &Path, limit: u64) -> String {
+/// Whether the first `limit` bytes of a file hold `needle`, ignoring ASCII case; false if the
+/// file cannot be read.
+pub fn prefix_contains(path: &Path, limit: u64, needle: &[u8]) -> bool {
     let mut buf = Vec::new();
     if let Ok(file) = std::fs::File::open(path) {
         let _ = file.take(limit).read_to_end(&mut buf);
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    buf.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Every YAML or JSON file under `paths` (default `.`), skipping hidden folders, sorted. A path

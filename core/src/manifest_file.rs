@@ -85,7 +85,19 @@ fn classify(raw: &RawDocument<'_>) -> Result<Content, ManifestError> {
         if api_version != API_VERSION {
             return Err(unsupported(raw.number, api_version));
         }
-        return Ok(Content::Sealed(Box::new(yaml::typed(raw)?)));
+        // From the value already parsed: scanning the text again would double the cost of
+        // reading a repository (the base64 values are most of every file). Only a document that
+        // does not fit the schema is read again, for an error that says where.
+        return match serde_yaml::from_value(value) {
+            Ok(sealed) => Ok(Content::Sealed(Box::new(sealed))),
+            Err(e) => Err(yaml::typed::<SealedSecret>(raw).err().map_or_else(
+                || ManifestError::Syntax {
+                    doc: raw.number,
+                    message: yaml::describe(&e),
+                },
+                ManifestError::from,
+            )),
+        };
     }
     let is_list = value.get("kind").and_then(serde_yaml::Value::as_str) == Some("List");
     match value.get("items").and_then(serde_yaml::Value::as_sequence) {

@@ -119,39 +119,46 @@ pub fn check_nesting(document: &RawDocument<'_>) -> Result<(), YamlError> {
         line: document.first_line + offset_line,
     };
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
+    let mut quote: Option<u8> = None;
     for (i, line) in document.text.lines().enumerate() {
         // Block nesting: indentation and compact "- - -" sequences.
         let indent = line.len() - line.trim_start_matches([' ', '-']).len();
         if quote.is_none() && depth == 0 && indent / 2 > MAX_NESTING {
             return Err(too_deep(i));
         }
-        let mut chars = line.chars().peekable();
-        let mut previous = ' ';
-        while let Some(c) = chars.next() {
+        // Most lines (every base64 value) hold no delimiter at all: skip them in one pass.
+        let delimiter = |b: &u8| matches!(b, b'[' | b']' | b'{' | b'}' | b'"' | b'\'' | b'#');
+        if quote.is_none() && !line.as_bytes().iter().any(delimiter) {
+            continue;
+        }
+        // Bytes, not chars: every delimiter is ASCII, and no byte of a multi-byte UTF-8
+        // character is.
+        let mut bytes = line.bytes().peekable();
+        let mut previous = b' ';
+        while let Some(c) = bytes.next() {
             match (quote, c) {
-                (Some('"'), '\\') => {
-                    chars.next();
+                (Some(b'"'), b'\\') => {
+                    bytes.next();
                 }
                 (Some(q), c) if c == q => {
-                    if q == '\'' && chars.peek() == Some(&'\'') {
-                        chars.next();
+                    if q == b'\'' && bytes.peek() == Some(&b'\'') {
+                        bytes.next();
                     } else {
                         quote = None;
                     }
                 }
                 (Some(_), _) => {}
-                (None, '#') if previous.is_whitespace() => break,
-                (None, '"' | '\'') if depth > 0 || previous.is_whitespace() || previous == ':' => {
+                (None, b'#') if previous.is_ascii_whitespace() => break,
+                (None, b'"' | b'\'') if depth > 0 || previous.is_ascii_whitespace() || previous == b':' => {
                     quote = Some(c)
                 }
-                (None, '[' | '{') => {
+                (None, b'[' | b'{') => {
                     depth += 1;
                     if depth > MAX_NESTING {
                         return Err(too_deep(i));
                     }
                 }
-                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                (None, b']' | b'}') => depth = depth.saturating_sub(1),
                 _ => {}
             }
             previous = c;

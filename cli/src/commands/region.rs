@@ -11,7 +11,7 @@ use ageseal_core::config_edit::{self, Edit};
 use crate::args::{KeySource, RecoveryAction, RecoveryArgs, RegionAction, RegionArgs};
 use crate::cluster::{Access, connect, runtime};
 use crate::failure::Failure;
-use crate::files::{ConfigFinder, FoundConfig, parse_recipient_arg, write_atomic};
+use crate::files::{ConfigFinder, FoundConfig, parse_recipient_arg, shown, write_atomic};
 
 pub fn run(args: RegionArgs) -> Result<ExitCode, Failure> {
     let found = ConfigFinder::default().for_dir(Path::new("."))?;
@@ -27,7 +27,7 @@ pub fn run(args: RegionArgs) -> Result<ExitCode, Failure> {
             )?;
             crate::note!(
                 "added region {name} to {}; run `ageseal rekey` so existing files are sealed for it",
-                path.display()
+                shown(&path)
             );
         }
         RegionAction::SetKey { name, key } => {
@@ -41,7 +41,7 @@ pub fn run(args: RegionArgs) -> Result<ExitCode, Failure> {
             )?;
             crate::note!(
                 "{name} now seals to its new key ({}); run `ageseal rekey` so existing files use it",
-                path.display()
+                shown(&path)
             );
         }
         RegionAction::List => {

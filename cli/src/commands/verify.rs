@@ -15,7 +15,7 @@ use ageseal_core::{Keyring, RecipientId, Scope, decode_base64, inspect};
 use super::{hint_ids, label, open_hint};
 use crate::args::VerifyArgs;
 use crate::failure::{Exit, Failure};
-use crate::files::{ConfigFinder, all_files, load_keyring, read_prefix};
+use crate::files::{ConfigFinder, all_files, load_keyring, prefix_contains};
 
 /// One problem: what is wrong and what fixes it.
 struct Problem {
@@ -132,8 +132,7 @@ fn parse(file: &Path, report: &mut impl FnMut(&str, Problem)) -> Option<Manifest
 
 /// A private key in any file under the paths (the first MiB of each is read).
 fn scan_for_keys(file: &Path) -> Vec<Problem> {
-    let head = read_prefix(file, 1 << 20);
-    if head.to_ascii_lowercase().contains("age-secret-key-") {
+    if prefix_contains(file, 1 << 20, b"age-secret-key-") {
         return vec![problem(
             "holds an age private key (AGE-SECRET-KEY-...)",
             "remove it from the repository and its history, make a new key (its values must be rotated), and keep keys out of Git or KMS-wrap them (ageseal keygen --kms-key)",
