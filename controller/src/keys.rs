@@ -96,6 +96,8 @@ pub struct KeySet {
     pub impostors: Vec<String>,
     /// Key Secrets holding a plain identity, refused because `--kms-key-id` requires wrapped keys.
     pub refused_plain: Vec<String>,
+    /// Which key set this is: every [`KeyStore::set`] gives a new number (0: never set).
+    pub epoch: u64,
 }
 
 /// The current key set, swapped whole when keys change; readers never wait on the API.
@@ -123,7 +125,9 @@ impl KeyStore {
     }
 
     /// Replaces the key set.
-    pub fn set(&self, keys: KeySet) {
+    pub fn set(&self, mut keys: KeySet) {
+        static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        keys.epoch = EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let loaded = !keys.keyring.is_empty();
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(keys);

@@ -3,6 +3,7 @@
 //! [`secret::desired_secret`] is the one path from a SealedSecret to the Secret that is applied;
 //! the offline `render` command and [`reconcile::reconcile`] both go through it.
 
+pub mod events;
 pub mod http;
 pub mod key_sync;
 pub mod keys;

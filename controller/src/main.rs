@@ -44,6 +44,10 @@ enum Command {
         /// kubernetes.io/{tls,dockerconfigjson,dockercfg,basic-auth,ssh-auth} are produced.
         #[arg(long = "allow-secret-type", value_name = "TYPE")]
         allowed_secret_types: Vec<String>,
+        /// SealedSecrets reconciled at once (per watched namespace with --namespace). Each in flight holds one connection to the API
+        /// server; more only helps with a slow API server far away.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
     },
     /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
     Crd,
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
             controller_namespace,
             kms_key_id,
             allowed_secret_types,
+            concurrency,
         } => serve(RunOptions {
             region,
             namespaces,
@@ -164,6 +169,7 @@ fn main() -> ExitCode {
             listen,
             kms_key_id,
             allowed_secret_types,
+            concurrency,
             replica: std::env::var("POD_NAME")
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| "ageseal-controller".to_owned()),

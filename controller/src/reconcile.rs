@@ -9,12 +9,15 @@ use ageseal_core::crd::{Condition, MANAGED_ANNOTATION, SealedSecret, SealedSecre
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
+
+use crate::events::Announcer;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::keys::{FIELD_MANAGER, KeyStore};
 use crate::metrics::Metrics;
 use crate::secret::{Desired, Policy, desired_secret};
+use crate::watch::OwnedVersions;
 
 /// Resync period for objects that are Ready (watches catch every real change sooner).
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -32,10 +35,24 @@ pub struct Context {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Event recorder; `None` disables Events.
-    pub recorder: Option<Recorder>,
+    pub recorder: Option<Announcer>,
     /// What a SealedSecret may become here.
     pub policy: Arc<Policy>,
+    /// What the watches of produced Secrets saw (empty: no memo, every reconcile opens values).
+    owned: Vec<Arc<OwnedVersions>>,
     failures: Mutex<HashMap<String, u32>>,
+    written: Mutex<HashMap<String, Written>>,
+}
+
+/// What the last successful reconcile of an object wrote, to know when nothing can have changed:
+/// the same object (uid) with the same spec (generation), the same keys, and its Secret still at
+/// the resourceVersion the controller left it at. Holds no value, only versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Written {
+    uid: String,
+    generation: i64,
+    keys: u64,
+    secret_version: String,
 }
 
 impl std::fmt::Debug for Context {
@@ -53,7 +70,7 @@ impl Context {
         region: &str,
         keys: Arc<KeyStore>,
         metrics: Arc<Metrics>,
-        recorder: Option<Recorder>,
+        recorder: Option<Announcer>,
     ) -> Self {
         Self {
             client,
@@ -62,8 +79,47 @@ impl Context {
             metrics,
             recorder,
             policy: Arc::default(),
+            owned: Vec::new(),
             failures: Mutex::default(),
+            written: Mutex::default(),
         }
+    }
+
+    /// The same context reading the produced Secrets' versions from these watches, so a
+    /// reconcile whose inputs and Secret did not change since it last wrote does nothing.
+    pub fn with_owned_versions(mut self, owned: Vec<Arc<OwnedVersions>>) -> Self {
+        self.owned = owned;
+        self
+    }
+
+    fn owned_version(&self, key: &str) -> Option<String> {
+        self.owned.iter().find_map(|versions| versions.get(key))
+    }
+
+    /// True when the last write for `key` still stands: see [`Written`].
+    fn unchanged(&self, key: &str, obj: &SealedSecret, keys: u64) -> bool {
+        let Some(written) = lock(&self.written).get(key).cloned() else {
+            return false;
+        };
+        let ready = obj.status.as_ref().is_some_and(|s| {
+            s.observed_generation == obj.meta().generation
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+        });
+        ready
+            && Some(written.uid.as_str()) == obj.meta().uid.as_deref()
+            && Some(written.generation) == obj.meta().generation
+            && written.keys == keys
+            && self.owned_version(key).as_deref() == Some(written.secret_version.as_str())
+    }
+
+    fn remember(&self, key: &str, written: Option<Written>) {
+        let mut memo = lock(&self.written);
+        match written {
+            Some(written) => memo.insert(key.to_owned(), written),
+            None => memo.remove(key),
+        };
     }
 
     /// The same context with `policy` (the controller's own namespace, allowed Secret types).
@@ -75,20 +131,15 @@ impl Context {
     /// Forgets the failure counts of objects for which `exists` is false, so the map does not
     /// grow with objects that failed and went away. Returns how many were forgotten.
     pub fn forget_failures(&self, exists: impl Fn(&str) -> bool) -> usize {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lock(&self.written).retain(|key, _| exists(key));
+        let mut failures = lock(&self.failures);
         let before = failures.len();
         failures.retain(|key, _| exists(key));
         before - failures.len()
     }
 
     fn failure_count(&self, key: &str, reset: bool) -> u32 {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = lock(&self.failures);
         if reset {
             failures.remove(key);
             return 0;
@@ -137,6 +188,30 @@ pub fn describe_api_error(what: &str, err: &kube::Error) -> String {
 pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     ctx.metrics.reconciles.inc();
     let keys = ctx.keys.get();
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    if ctx.unchanged(&key, &obj, keys.epoch) {
+        // Triggered by the controller's own write of the Secret, or by the resync: nothing to do.
+        return Ok(Action::requeue(RESYNC));
+    }
+    let epoch = keys.epoch;
+    // The cache holds no sealed values (crate::watch::trim): read the object whole.
+    let obj = if obj.spec.encrypted_data.is_empty() {
+        match whole(&ctx.client, &obj).await {
+            Ok(Some(whole)) => Arc::new(whole),
+            // Deleted meanwhile: its Secret goes with it (owner reference).
+            Ok(None) => return Ok(Action::await_change()),
+            Err(e) => {
+                let message = describe_api_error("reading the SealedSecret", &e);
+                tracing::warn!(object = %key, reason = "ApiError", "{message}");
+                return Err(ReconcileError {
+                    reason: "ApiError",
+                    message,
+                });
+            }
+        }
+    } else {
+        obj
+    };
     let started = Instant::now();
     // Opening values is CPU work (one Diffie-Hellman each): run it on the blocking pool so
     // concurrent reconciles use every core instead of the one thread polling the controller.
@@ -163,8 +238,17 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         }),
         Ok(desired) => apply_secret(&ctx.client, &obj, desired).await,
     };
+    let written = match (&outcome, obj.meta().uid.clone(), obj.meta().generation) {
+        (Ok(Some(version)), Some(uid), Some(generation)) => Some(Written {
+            uid,
+            generation,
+            keys: epoch,
+            secret_version: version.clone(),
+        }),
+        _ => None,
+    };
+    let outcome = outcome.map(drop);
     let status = next_status(&obj, &outcome, &ctx.region, key_id);
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
     if obj.status.as_ref() != Some(&status) {
         if let Err(e) = write_status(&ctx, &obj, &status).await {
             tracing::error!(object = %key, reason = e.reason, "{}", e.message);
@@ -172,6 +256,7 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         }
         announce(&ctx, &obj, &status).await;
     }
+    ctx.remember(&key, written);
     match outcome {
         Ok(()) => {
             ctx.failure_count(&key, true);
@@ -188,6 +273,16 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     }
 }
 
+/// The object as the API server holds it now, sealed values included.
+async fn whole(client: &Client, obj: &SealedSecret) -> Result<Option<SealedSecret>, kube::Error> {
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let mut whole = api.get_opt(&obj.name_any()).await?;
+    if let Some(object) = whole.as_mut() {
+        object.metadata.managed_fields = None;
+    }
+    Ok(whole)
+}
+
 /// Capped exponential backoff per object, retried forever.
 pub fn error_policy(obj: Arc<SealedSecret>, _err: &ReconcileError, ctx: Arc<Context>) -> Action {
     let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
@@ -201,13 +296,22 @@ pub fn backoff(n: u32) -> Duration {
         .min(BACKOFF_CAP)
 }
 
-async fn apply_secret(client: &Client, obj: &SealedSecret, mut desired: Desired) -> Result<(), Failure> {
+/// Writes the Secret if it differs; gives the resourceVersion it is left at.
+async fn apply_secret(
+    client: &Client,
+    obj: &SealedSecret,
+    mut desired: Desired,
+) -> Result<Option<String>, Failure> {
     let result = write_secret(client, obj, &desired).await;
     ageseal_core::sealed_file::wipe(&mut desired.secret);
     result
 }
 
-async fn write_secret(client: &Client, obj: &SealedSecret, desired: &Desired) -> Result<(), Failure> {
+async fn write_secret(
+    client: &Client,
+    obj: &SealedSecret,
+    desired: &Desired,
+) -> Result<Option<String>, Failure> {
     let namespace = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
@@ -220,14 +324,20 @@ async fn write_secret(client: &Client, obj: &SealedSecret, desired: &Desired) ->
             check_may_write(obj, &existing, &desired.secret).map(|()| up_to_date(&existing, &desired.secret));
         ageseal_core::sealed_file::wipe(&mut existing);
         if verdict? {
-            return Ok(());
+            return Ok(existing.resource_version());
         }
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(&name, &params, &Patch::Apply(&desired.secret))
+    let mut applied = api
+        .patch(&name, &params, &Patch::Apply(&desired.secret))
         .await
         .map_err(|e| api_failure("applying the Secret", &e))?;
-    Ok(())
+    ageseal_core::sealed_file::wipe(&mut applied);
+    Ok(applied.resource_version())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn owned_by(secret: &Secret, obj: &SealedSecret) -> bool {

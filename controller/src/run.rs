@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use ageseal_core::crd::SealedSecret;
 use futures::StreamExt;
-use kube::runtime::controller::Controller;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 
+use crate::events::Announcer;
 use crate::http::{Health, router};
 use crate::key_sync::KeySync;
 use crate::keys::{KeyGuard, KeyStore};
@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub kms_key_id: Option<String>,
     /// Secret types produced besides the defaults (`--allow-secret-type`).
     pub allowed_secret_types: Vec<String>,
+    /// SealedSecrets reconciled at once (`--concurrency`).
+    pub concurrency: u16,
 }
 
 impl RunOptions {
@@ -146,23 +148,27 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     if let Some(period) = options.rotate_every {
         tokio::spawn(key_sync.clone().rotate(period));
     }
-    let reporter = Reporter {
-        controller: "ageseal-controller".to_owned(),
-        instance: Some(options.replica.clone()),
-    };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let recorder = Announcer::new(client.clone(), "ageseal-controller", &options.replica);
     let policy = Policy::new(Some(&options.own_namespace), &options.allowed_secret_types);
-    let ctx = Arc::new(
-        Context::new(client.clone(), &options.region, keys, metrics, Some(recorder)).with_policy(policy),
-    );
     let scopes: Vec<_> = scopes
         .iter()
         .map(|namespace| crate::watch::scope(&client, namespace.as_deref(), &health))
         .collect();
+    let versions = scopes.iter().map(|scope| scope.versions.clone()).collect();
+    let ctx = Arc::new(
+        Context::new(client.clone(), &options.region, keys, metrics, Some(recorder))
+            .with_policy(policy)
+            .with_owned_versions(versions),
+    );
     let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();
     tokio::spawn(forget_failures_of_gone_objects(ctx.clone(), stores));
     let runs = scopes.into_iter().map(|scope| {
+        // Bounded: unbounded, a cold start of N objects opened N connections to the API server
+        // (hyper pools HTTP/1.1 connections, one per request in flight), each with its TLS
+        // handshake and buffers: 2,000 objects meant 2,000 connections, most of the memory and
+        // CPU. With --namespace, the bound applies to each watched namespace.
         Controller::for_stream(scope.sealed, scope.store)
+            .with_config(controller::Config::default().concurrency(options.concurrency))
             .owns_stream(scope.owned)
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx.clone())

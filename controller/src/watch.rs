@@ -1,7 +1,11 @@
 //! What the controller watches and what it keeps: per watched scope, a cache of SealedSecrets
 //! trimmed of what reconcile never reads, and the metadata (never the data) of the Secrets it
-//! owns, as triggers. A scope counts as synced once its first list is complete; a failing watch
-//! is logged with its remedy and shown on `/readyz` until it recovers, never silent.
+//! owns, as triggers, with the resourceVersion of each (reconcile's memo compares it). A scope
+//! counts as synced once its first list is complete; a failing watch is logged with its remedy
+//! and shown on `/readyz` until it recovers, never silent.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +13,10 @@ use std::time::Duration;
 use ageseal_core::crd::{LAST_APPLIED_ANNOTATION, SealedSecret};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::utils::Backoff;
+use kube::runtime::utils::{Backoff, PredicateConfig, predicates};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
@@ -26,6 +31,59 @@ pub struct Scope<S, O> {
     pub sealed: S,
     /// Every change of a Secret the controller produced (metadata only).
     pub owned: O,
+    /// The resourceVersion of every Secret the controller produced in the scope.
+    pub versions: Arc<OwnedVersions>,
+}
+
+/// `namespace/name` -> resourceVersion of the produced Secrets of one scope, as the watch last
+/// saw them. A relist replaces the whole map when it completes, so Secrets deleted while the
+/// watch was down drop out.
+#[derive(Debug, Default)]
+pub struct OwnedVersions {
+    current: Mutex<HashMap<String, String>>,
+    listing: Mutex<Option<HashMap<String, String>>>,
+}
+
+impl OwnedVersions {
+    /// The resourceVersion of the produced Secret `namespace/name`, if the watch has seen it.
+    pub fn get(&self, key: &str) -> Option<String> {
+        lock(&self.current).get(key).cloned()
+    }
+
+    /// Follows one watch event.
+    pub fn follow(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
+        let entry = |secret: &PartialObjectMeta<Secret>| {
+            (
+                format!("{}/{}", secret.namespace().unwrap_or_default(), secret.name_any()),
+                secret.resource_version().unwrap_or_default(),
+            )
+        };
+        match event {
+            watcher::Event::Init => *lock(&self.listing) = Some(HashMap::new()),
+            watcher::Event::InitApply(secret) => {
+                if let Some(listing) = lock(&self.listing).as_mut() {
+                    let (key, version) = entry(secret);
+                    listing.insert(key, version);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = lock(&self.listing).take() {
+                    *lock(&self.current) = listed;
+                }
+            }
+            watcher::Event::Apply(secret) => {
+                let (key, version) = entry(secret);
+                lock(&self.current).insert(key, version);
+            }
+            watcher::Event::Delete(secret) => {
+                lock(&self.current).remove(&entry(secret).0);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<S, O> std::fmt::Debug for Scope<S, O> {
@@ -34,10 +92,13 @@ impl<S, O> std::fmt::Debug for Scope<S, O> {
     }
 }
 
-/// Drops what reconcile never reads, so the cache holds little more than the sealed values:
-/// managed fields, and the `kubectl apply` annotation (a second copy of the whole object).
+/// Drops what the cache need not hold: managed fields, the `kubectl apply` annotation (a second
+/// copy of the whole object), and the sealed values themselves (three quarters of an object),
+/// which reconcile reads from the API server when it has to open them (rarely, see
+/// [`crate::reconcile::reconcile`]). What stays: metadata, template, recipients hint, status.
 pub fn trim(object: &mut SealedSecret) {
     object.metadata.managed_fields = None;
+    object.spec.encrypted_data = Default::default();
     if let Some(annotations) = object.metadata.annotations.as_mut() {
         annotations.remove(LAST_APPLIED_ANNOTATION);
     }
@@ -76,16 +137,31 @@ pub fn scope(
                 sealed_health.scope_synced();
             }
         })
-        .applied_objects();
+        .applied_objects()
+        // Only a new spec (or a new object under the same name) calls for a reconcile; status
+        // writes, the controller's own included, do not.
+        .predicate_filter(predicates::generation, PredicateConfig::default());
     let owned_config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let owned_source = format!("watching produced Secrets in {}", describe(namespace));
     let owned_health = health.clone();
+    let versions = Arc::new(OwnedVersions::default());
+    let follower = versions.clone();
     // An Api of PartialObjectMeta asks for metadata only: Secret data is never cached or parsed.
     let owned = watcher(secret_api, owned_config)
         .backoff(WatchBackoff::default())
-        .inspect(move |event| report(&owned_health, &owned_source, "secrets", event))
+        .inspect(move |event| {
+            report(&owned_health, &owned_source, "secrets", event);
+            if let Ok(event) = event {
+                follower.follow(event);
+            }
+        })
         .touched_objects();
-    Scope { store, sealed, owned }
+    Scope {
+        store,
+        sealed,
+        owned,
+        versions,
+    }
 }
 
 /// How long a failing watch waits before it tries again: from 0.5 s, doubling, at most

@@ -13,16 +13,12 @@ use super::support::*;
 
 #[tokio::test]
 async fn ready_transitions_are_recorded_as_events_once() {
+    use ageseal_controller::events::Announcer;
     use k8s_openapi::api::events::v1::Event;
-    use kube::runtime::events::{Recorder, Reporter};
     let east = Identity::generate();
     let client = fake(None).await;
     let store = Arc::new(KeyStore::holding(Keyring::new([east.clone()])));
-    let reporter = Reporter {
-        controller: "ageseal-controller".into(),
-        instance: Some("test".into()),
-    };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let recorder = Announcer::new(client.clone(), "ageseal-controller", "test");
     let ctx = Arc::new(Context::new(
         client.clone(),
         "us-east-1",
@@ -52,4 +48,13 @@ async fn ready_transitions_are_recorded_as_events_once() {
     let reasons: Vec<String> = events.items.iter().filter_map(|e| e.reason.clone()).collect();
     assert_eq!(reasons.len(), 2, "one Event per transition: {reasons:?}");
     assert!(reasons.contains(&"SecretNotOwned".to_owned()) && reasons.contains(&"Unsealed".to_owned()));
+    for event in &events.items {
+        assert_eq!(event.reporting_controller.as_deref(), Some("ageseal-controller"));
+        assert_eq!(event.reporting_instance.as_deref(), Some("test"));
+        let regarding = event.regarding.as_ref().expect("regarding");
+        assert_eq!(
+            (regarding.kind.as_deref(), regarding.name.as_deref()),
+            (Some("SealedSecret"), Some("db"))
+        );
+    }
 }

@@ -292,3 +292,104 @@ async fn retry_counts_of_objects_that_went_away_are_forgotten() {
     assert_ne!(error_policy(a, &err, ctx.clone()), first, "a's count was kept");
     assert_eq!(error_policy(b, &err, ctx), first, "b starts over");
 }
+
+#[tokio::test]
+async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
+    use ageseal_controller::keys::KeyStore;
+    use ageseal_controller::metrics::Metrics;
+    use ageseal_controller::reconcile::Context;
+    use ageseal_controller::watch::OwnedVersions;
+    use ageseal_core::Keyring;
+    use k8s_openapi::ByteString;
+    use kube::api::{Patch, PatchParams};
+    use kube::core::PartialObjectMetaExt;
+    use kube::runtime::watcher::Event;
+
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let versions = Arc::new(OwnedVersions::default());
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            "us-east-1",
+            Arc::new(KeyStore::holding(Keyring::new([east.clone()]))),
+            Arc::new(Metrics::default()),
+            None,
+        )
+        .with_owned_versions(vec![versions.clone()]),
+    );
+    // What the watch of produced Secrets would report.
+    let seen = |secret: &Secret| Event::Apply(secret.metadata.clone().into_response_partial::<Secret>());
+    let obj = create(&client, &sealed("db", NS, &[("password", "right")], &[&east])).await;
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    versions.follow(&seen(&secret(&client, NS, "db").await.expect("made")));
+
+    // Changed behind the watch's back: the memo stands, so this reconcile does not even look.
+    let api: Api<Secret> = Api::namespaced(client.clone(), NS);
+    let patch = Secret {
+        data: Some([("password".to_owned(), ByteString(b"tampered".to_vec()))].into()),
+        ..Secret::default()
+    };
+    let tampered = api
+        .patch("db", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("tampered");
+    reconcile(fresh(&client, &obj).await, ctx.clone())
+        .await
+        .expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("there"), "password"),
+        b"tampered"
+    );
+
+    // Once the watch reports the new version, the value is put back.
+    versions.follow(&seen(&tampered));
+    reconcile(fresh(&client, &obj).await, ctx.clone())
+        .await
+        .expect("ready");
+    let restored = secret(&client, NS, "db").await.expect("there");
+    assert_eq!(value(&restored, "password"), b"right");
+
+    // A deleted Secret is made again once the watch reports the deletion.
+    versions.follow(&seen(&restored));
+    api.delete("db", &DeleteParams::default()).await.expect("deleted");
+    versions.follow(&Event::Delete(
+        restored.metadata.clone().into_response_partial::<Secret>(),
+    ));
+    reconcile(fresh(&client, &obj).await, ctx).await.expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("made again"), "password"),
+        b"right"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_holds_no_sealed_values_and_reconcile_reads_them_whole() {
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let ctx = context(&client, &[&east]);
+    let obj = create(&client, &sealed("db", NS, &[("password", "whole")], &[&east])).await;
+    let mut cached = (*obj).clone();
+    ageseal_controller::watch::trim(&mut cached);
+    assert!(
+        cached.spec.encrypted_data.is_empty(),
+        "the cache keeps no sealed values"
+    );
+    reconcile(Arc::new(cached.clone()), ctx.clone())
+        .await
+        .expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("made"), "password"),
+        b"whole"
+    );
+    // Deleted before its turn came: nothing is written, nothing fails.
+    let other = create(&client, &sealed("gone", NS, &[("password", "x")], &[&east])).await;
+    let mut cached = (*other).clone();
+    ageseal_controller::watch::trim(&mut cached);
+    Api::<SealedSecret>::namespaced(client.clone(), NS)
+        .delete("gone", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    reconcile(Arc::new(cached), ctx).await.expect("nothing to do");
+    assert!(secret(&client, NS, "gone").await.is_none());
+}
