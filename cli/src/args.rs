@@ -136,6 +136,8 @@ pub enum Command {
     Edit(EditArgs),
     /// Per-region sync report of SealedSecret files against each region's cluster; exit 1 on drift.
     Status(StatusArgs),
+    /// Convert Bitnami SealedSecrets or sops-encrypted Secrets into ageseal SealedSecrets.
+    Import(ImportArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -291,6 +293,32 @@ pub struct VerifyArgs {
         value_delimiter = ','
     )]
     pub identities: Vec<PathBuf>,
+}
+
+/// What `ageseal import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportSource {
+    /// Bitnami SealedSecrets (bitnami.com/v1alpha1), opened with the controller's private keys.
+    SealedSecrets,
+    /// Secret manifests encrypted by sops, opened by the sops binary on PATH.
+    Sops,
+}
+
+/// `ageseal import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Files or folders to convert (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// What the files hold.
+    #[arg(long = "from", value_enum)]
+    pub from: ImportSource,
+    /// Sealed Secrets controller private key(s): PEM, or the key Secrets as YAML/JSON (repeatable).
+    #[arg(long = "private-key", value_name = "FILE")]
+    pub private_keys: Vec<PathBuf>,
+    /// Replace each file atomically, keeping its other documents; default: print the result.
+    #[arg(long)]
+    pub in_place: bool,
 }
 
 /// `ageseal rekey`.

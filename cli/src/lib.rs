@@ -1,6 +1,7 @@
 //! The `ageseal` command: seal, unseal, verify, rekey, keygen, region and completions.
 
 pub mod args;
+mod bitnami;
 pub mod cluster;
 mod commands;
 pub mod completion;
@@ -29,6 +30,7 @@ pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
         Command::Recovery(a) => commands::region::recovery(a),
         Command::Edit(a) => commands::edit::run(a),
         Command::Status(a) => commands::status::run(a),
+        Command::Import(a) => commands::import::run(a),
         Command::Completions(a) => commands::completions(a),
     }
 }

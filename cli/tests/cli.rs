@@ -5,6 +5,7 @@
 mod cli {
     pub mod edit;
     pub mod hygiene;
+    pub mod import;
     pub mod keygen;
     pub mod lists;
     pub mod merge;

@@ -205,6 +205,40 @@ impl ManifestFile {
         Ok(changed)
     }
 
+    /// Calls `convert` on every object that is not a SealedSecret of ours (top level or List
+    /// item); where it gives a SealedSecret, that takes the object's place and its document is
+    /// rewritten. Returns how many objects were replaced.
+    pub fn replace_others<E>(
+        &mut self,
+        mut convert: impl FnMut(&serde_yaml::Value) -> Result<Option<SealedSecret>, E>,
+    ) -> Result<usize, E> {
+        let mut replaced = 0;
+        for document in &mut self.documents {
+            match &mut document.content {
+                Content::Other(value) => {
+                    if let Some(sealed) = convert(value)? {
+                        document.content = Content::Sealed(Box::new(sealed));
+                        document.changed = true;
+                        replaced += 1;
+                    }
+                }
+                Content::List { items, .. } => {
+                    for item in items.iter_mut() {
+                        if let Item::Other(value) = item
+                            && let Some(sealed) = convert(value)?
+                        {
+                            *item = Item::Sealed(Box::new(sealed));
+                            document.changed = true;
+                            replaced += 1;
+                        }
+                    }
+                }
+                Content::Empty | Content::Sealed(_) => {}
+            }
+        }
+        Ok(replaced)
+    }
+
     /// The file's text: unchanged documents byte for byte, changed ones written anew in their
     /// own format after their `---` line (comments inside a changed document are not kept).
     pub fn to_text(&self) -> Result<String, ManifestError> {

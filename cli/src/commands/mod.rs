@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what several of them share.
 
 pub mod edit;
+pub mod import;
 pub mod keygen;
 pub mod region;
 pub mod rekey;
