@@ -12,6 +12,7 @@ mod control_plane {
     pub mod keys;
     pub mod lifecycle;
     pub mod logs;
+    pub mod migration;
     pub mod rbac;
     pub mod security;
     pub mod support;
@@ -19,7 +20,7 @@ mod control_plane {
 
 use std::process::ExitCode;
 
-use control_plane::{deploy, deployed, faults, ha, keys, lifecycle, logs, rbac, security};
+use control_plane::{deploy, deployed, faults, ha, keys, lifecycle, logs, migration, rbac, security};
 
 fn main() -> ExitCode {
     let tests = [
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         keys::tests(),
         ha::tests(),
         faults::tests(),
+        migration::tests(),
         rbac::tests(),
         security::tests(),
         deployed::tests(),
