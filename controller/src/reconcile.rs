@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ageseal_core::crd::{Condition, MANAGED_ANNOTATION, SealedSecret, SealedSecretStatus, spec_hash};
+use ageseal_core::crd::{
+    BITNAMI_MANAGED_ANNOTATION, Condition, MANAGED_ANNOTATION, SealedSecret, SealedSecretStatus, spec_hash,
+};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -349,10 +351,9 @@ fn owned_by(secret: &Secret, obj: &SealedSecret) -> bool {
 }
 
 fn check_may_write(obj: &SealedSecret, existing: &Secret, desired: &Secret) -> Result<(), Failure> {
-    let adoptable = existing
-        .annotations()
-        .get(MANAGED_ANNOTATION)
-        .is_some_and(|v| v == "true");
+    let adoptable = [MANAGED_ANNOTATION, BITNAMI_MANAGED_ANNOTATION]
+        .iter()
+        .any(|key| existing.annotations().get(*key).is_some_and(|v| v == "true"));
     if !owned_by(existing, obj) && !adoptable {
         return Err(Failure {
             reason: "SecretNotOwned",

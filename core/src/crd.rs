@@ -13,6 +13,9 @@ use crate::keys::{Recipient, RecipientId};
 pub const SCOPE_ANNOTATION: &str = "ageseal.io/scope";
 /// Annotation on an existing Secret that lets the controller adopt it.
 pub const MANAGED_ANNOTATION: &str = "ageseal.io/managed";
+/// Bitnami Sealed Secrets' annotation with the same meaning on a Secret; honoured too, so
+/// Secrets already marked for their controller can be taken over when migrating.
+pub const BITNAMI_MANAGED_ANNOTATION: &str = "sealedsecrets.bitnami.com/managed";
 /// The `kubectl apply` annotation; it would hold the plaintext Secret, so it is always stripped.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 

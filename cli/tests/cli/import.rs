@@ -32,6 +32,7 @@ sealer = Sealer(key.public_key())
 strict = sealer.seal("db", "payments", {"username": b"admin", "password": b"Bitnami-Str1ct"},
                      secret_type="kubernetes.io/basic-auth", labels={"app": "db"},
                      annotations={"team": "pay", "sealedsecrets.bitnami.com/managed": "true"})
+strict.spec.template.immutable = True
 shared = sealer.seal("shared", "payments", {"token": b"Bitnami-NsW1de"},
                      scope=SealingScope.NAMESPACE_WIDE)
 everywhere = sealer.seal("global", "default", {"k": b"Bitnami-Cl4ster"},
@@ -135,6 +136,7 @@ fn bitnami_sealed_secrets_become_ageseal_ones_that_open_in_every_region() {
         assert_eq!(secret_value(&plain, "username"), b"admin");
         let doc = yaml(&plain);
         assert_eq!(doc["type"], "kubernetes.io/basic-auth");
+        assert_eq!(doc["immutable"], true);
         assert_eq!(doc["metadata"]["labels"]["app"], "db");
         assert_eq!(doc["metadata"]["annotations"]["team"], "pay");
         assert!(

@@ -110,10 +110,44 @@ async fn an_unowned_secret_is_left_alone_unless_it_asks_to_be_adopted() {
         &sealed("adopt-me", NS, &[("password", "ours")], &[&east]),
     )
     .await;
-    reconcile(obj.clone(), ctx).await.expect("adopted");
+    reconcile(obj.clone(), ctx.clone()).await.expect("adopted");
     let adopted = secret(&client, NS, "adopt-me").await.expect("exists");
     assert_eq!(value(&adopted, "password"), b"ours");
     assert_eq!(adopted.owner_references()[0].uid, obj.uid().expect("uid"));
+
+    // Bitnami's own annotation says the same (Secrets marked for their controller, migrating).
+    put_secret(
+        &client,
+        "was-bitnami",
+        &[("sealedsecrets.bitnami.com/managed", "true")],
+        None,
+    )
+    .await;
+    let obj = create(
+        &client,
+        &sealed("was-bitnami", NS, &[("password", "ours")], &[&east]),
+    )
+    .await;
+    reconcile(obj.clone(), ctx.clone()).await.expect("adopted");
+    let adopted = secret(&client, NS, "was-bitnami").await.expect("exists");
+    assert_eq!(value(&adopted, "password"), b"ours");
+    // Any other value of it is no consent.
+    put_secret(
+        &client,
+        "not-bitnami",
+        &[("sealedsecrets.bitnami.com/managed", "false")],
+        None,
+    )
+    .await;
+    let obj = create(
+        &client,
+        &sealed("not-bitnami", NS, &[("password", "ours")], &[&east]),
+    )
+    .await;
+    assert_eq!(
+        reconcile(obj, ctx).await.expect_err("not owned").reason,
+        "SecretNotOwned"
+    );
 }
 
 #[tokio::test]
