@@ -125,7 +125,7 @@ pub fn scope(
     let mut listed = false;
     let sealed_source = format!("watching SealedSecrets in {place}");
     let sealed_health = health.clone();
-    let sealed = watcher(sealed_api, watcher::Config::default())
+    let sealed = relisting(sealed_api, watcher::Config::default())
         .backoff(WatchBackoff::default())
         .modify(trim)
         .reflect(writer)
@@ -147,7 +147,7 @@ pub fn scope(
     let versions = Arc::new(OwnedVersions::default());
     let follower = versions.clone();
     // An Api of PartialObjectMeta asks for metadata only: Secret data is never cached or parsed.
-    let owned = watcher(secret_api, owned_config)
+    let owned = relisting(secret_api, owned_config)
         .backoff(WatchBackoff::default())
         .inspect(move |event| {
             report(&owned_health, &owned_source, "secrets", event);
@@ -162,6 +162,29 @@ pub fn scope(
         owned,
         versions,
     }
+}
+
+/// A watch that, after any error, starts over with a fresh list instead of resuming from its
+/// last resourceVersion. Resuming is what kube's watcher does, and after an API server restart
+/// it could stay stuck: the restarted server held a resumed watch silently, or answered with an
+/// error body kube cannot parse (so it never saw the 410 that would make it list again), and
+/// new objects were not seen for minutes. A fresh list costs one LIST per failure; the reflector
+/// swaps its cache whole when the list completes, and unchanged objects trigger nothing.
+pub fn relisting<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let start = move || watcher(api.clone(), config.clone()).boxed();
+    let first = start();
+    futures::stream::unfold((first, start, false), |(stream, start, failed)| async move {
+        let mut stream = if failed { start() } else { stream };
+        let item = stream.next().await?;
+        let failed = item.is_err();
+        Some((item, (stream, start, failed)))
+    })
 }
 
 /// How long a failing watch waits before it tries again: from 0.5 s, doubling, at most
