@@ -65,9 +65,9 @@ fn api_server_down(_shared: Arc<ControlPlane>) {
     std::thread::sleep(Duration::from_secs(5));
     plane.start_apiserver().expect("restarts");
     world.apply(&world.seal("after", &[("password", "Faults-after-V4lue")], &key));
-    // A restarted API server (etcd 3.4 here) can hold a resumed watch until its request timeout
-    // (60 s) while its watch cache starts, then answers 410 and the controller lists again: on
-    // a loaded machine that is the time to beat, not the controller's backoff (at most 10 s).
+    // A restarted API server (etcd 3.4 here) can hold or garble a resumed watch; the controller
+    // then lists afresh (crate::watch::relisting). On a loaded machine the restarted server's own
+    // start-up is the time to beat, not the controller's backoff (at most 10 s).
     world.wait_value_within("after", "password", "Faults-after-V4lue", AFTER_RESTART);
     for (i, uid) in uids.iter().enumerate() {
         let name = format!("db-{i}");
