@@ -44,8 +44,8 @@ enum Command {
         /// kubernetes.io/{tls,dockerconfigjson,dockercfg,basic-auth,ssh-auth} are produced.
         #[arg(long = "allow-secret-type", value_name = "TYPE")]
         allowed_secret_types: Vec<String>,
-        /// SealedSecrets reconciled at once (per watched namespace with --namespace). Each in flight holds one connection to the API
-        /// server; more only helps with a slow API server far away.
+        /// SealedSecrets reconciled at once (per watched namespace with --namespace). Each in
+        /// flight holds one connection to the API server; more only helps with a distant one.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },

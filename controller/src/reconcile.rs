@@ -12,14 +12,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-
-use crate::events::Announcer;
 use kube::{Api, Client, Resource, ResourceExt};
 
+use crate::events::Announcer;
 use crate::keys::{FIELD_MANAGER, KeyStore};
 use crate::metrics::Metrics;
 use crate::secret::{Desired, Policy, desired_secret};
-use crate::watch::OwnedVersions;
+use crate::watch::{OwnedVersions, lock};
 
 /// Resync period for objects that are Ready (watches catch every real change sooner).
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -100,7 +99,8 @@ impl Context {
 
     /// True when the last write for `key` still stands: see [`Written`].
     fn unchanged(&self, key: &str, obj: &SealedSecret, keys: u64) -> bool {
-        let Some(written) = lock(&self.written).get(key).cloned() else {
+        let memo = lock(&self.written);
+        let Some(written) = memo.get(key) else {
             return false;
         };
         let ready = obj.status.as_ref().is_some_and(|s| {
@@ -336,10 +336,6 @@ async fn write_secret(
         .map_err(|e| api_failure("applying the Secret", &e))?;
     ageseal_core::sealed_file::wipe(&mut applied);
     Ok(applied.resource_version())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn owned_by(secret: &Secret, obj: &SealedSecret) -> bool {
