@@ -17,6 +17,8 @@ pub struct NamedRecipient {
     pub name: String,
     /// The public key.
     pub recipient: Recipient,
+    /// The region says `pq: required`: its values must carry only hybrid post-quantum stanzas.
+    pub pq_required: bool,
 }
 
 impl NamedRecipient {
@@ -25,6 +27,7 @@ impl NamedRecipient {
         Self {
             name: name.into(),
             recipient,
+            pq_required: false,
         }
     }
 
@@ -101,8 +104,30 @@ impl ConfigError {
 pub struct RegionConfig {
     /// Region name, e.g. `us-east-1`.
     pub name: String,
-    /// `age1...` recipients; the first is the current key and the one values are sealed to.
+    /// `age1...` or hybrid `age1pq1...` recipients; the first is the current key and the one
+    /// values are sealed to.
     pub recipients: Vec<String>,
+    /// `required`: the region's current key must be hybrid post-quantum, and `ageseal verify`
+    /// reports any value for this region sealed with X25519 stanzas. Absent means `optional`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pq: Option<PqPolicy>,
+}
+
+/// Whether a region requires hybrid post-quantum recipients.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PqPolicy {
+    /// X25519 or hybrid recipients.
+    Optional,
+    /// Hybrid recipients only.
+    Required,
+}
+
+impl RegionConfig {
+    /// True when the region says `pq: required`.
+    pub fn pq_required(&self) -> bool {
+        self.pq == Some(PqPolicy::Required)
+    }
 }
 
 /// A recovery (break-glass) recipient every value is also sealed to.
@@ -215,7 +240,13 @@ impl RepoConfig {
                 ));
             }
             for (j, text) in region.recipients.iter().enumerate() {
-                parse_recipient(format!("regions[{i}].recipients[{j}]"), text)?;
+                let recipient = parse_recipient(format!("regions[{i}].recipients[{j}]"), text)?;
+                if j == 0 && region.pq_required() && !recipient.is_hybrid() {
+                    return Err(invalid(
+                        format!("regions[{i}].recipients[0]"),
+                        "is an X25519 key, but the region says pq: required: make its current key a hybrid age1pq1... key (ageseal-controller run --pq-keys publishes one)",
+                    ));
+                }
             }
         }
         for (i, recovery) in self.recovery.iter().enumerate() {
@@ -298,7 +329,9 @@ impl RepoConfig {
         let mut out = Vec::new();
         for (i, region) in selected.enumerate() {
             let current = parse_recipient(format!("regions[{i}].recipients[0]"), &region.recipients[0])?;
-            out.push(NamedRecipient::new(region.name.clone(), current));
+            let mut named = NamedRecipient::new(region.name.clone(), current);
+            named.pq_required = region.pq_required();
+            out.push(named);
         }
         if out.is_empty() {
             return Err(ConfigError::NoRegions);
@@ -351,6 +384,7 @@ impl RepoConfig {
         self.regions.push(RegionConfig {
             name: name.to_owned(),
             recipients: vec![recipient.to_string()],
+            pq: None,
         });
         self.check_keys_unique().inspect_err(|_| {
             self.regions.pop();

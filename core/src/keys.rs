@@ -1,4 +1,5 @@
-//! age X25519 identities and recipients, their short fingerprints, and the keyring that opens values.
+//! age identities and recipients (X25519, and hybrid post-quantum `mlkem768x25519` from
+//! [`crate::pq`]), their short fingerprints, and the keyring that opens values.
 
 use std::cell::Cell;
 use std::fmt;
@@ -12,6 +13,8 @@ use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::pq::{HybridPublic, HybridSecret};
+
 const SECRET_KEY_HRP: &str = "AGE-SECRET-KEY-";
 /// The stanza tag of X25519 recipients.
 pub const X25519_TAG: &str = "X25519";
@@ -23,29 +26,33 @@ const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_BYTES + 16;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// Not an `age1...` X25519 recipient.
-    #[error("not an age X25519 recipient (expected age1 followed by 58 characters)")]
+    /// Not an `age1...` X25519 or `age1pq1...` hybrid recipient.
+    #[error(
+        "not an age recipient (expected age1 followed by 58 characters, or a hybrid post-quantum age1pq1...)"
+    )]
     MalformedRecipient,
-    /// Not an `AGE-SECRET-KEY-1...` identity. The offending text is never included.
-    #[error("not an age X25519 identity (expected a line starting with AGE-SECRET-KEY-1)")]
+    /// Not an `AGE-SECRET-KEY-1...` or `AGE-SECRET-KEY-PQ-1...` identity. The offending text is
+    /// never included.
+    #[error("not an age identity (expected a line starting with AGE-SECRET-KEY-1 or AGE-SECRET-KEY-PQ-1)")]
     MalformedIdentity,
     /// An identity file held no identity.
-    #[error("the identity file holds no AGE-SECRET-KEY-1 line")]
+    #[error("the identity file holds no AGE-SECRET-KEY-1 or AGE-SECRET-KEY-PQ-1 line")]
     NoIdentityInFile,
     /// A recipient fingerprint is not 16 lowercase hex digits.
     #[error("not a recipient id (expected 16 lowercase hex digits)")]
     MalformedRecipientId,
 }
 
-/// Short, public fingerprint of a recipient: the first 8 bytes of SHA-256 over its 32-byte key.
+/// Short, public fingerprint of a recipient: the first 8 bytes of SHA-256 over its key bytes (32
+/// for X25519, 1,216 for a hybrid key).
 ///
 /// It only names a recipient in the `spec.recipients` hint; it is never trusted for security.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecipientId([u8; 8]);
 
 impl RecipientId {
-    fn of(public: &PublicKey) -> Self {
-        let digest = Sha256::digest(public.as_bytes());
+    fn of(key: &[u8]) -> Self {
+        let digest = Sha256::digest(key);
         let mut id = [0u8; 8];
         id.copy_from_slice(&digest[..8]);
         Self(id)
@@ -81,11 +88,17 @@ impl FromStr for RecipientId {
     }
 }
 
-/// A public age X25519 recipient (`age1...`).
+/// A public age recipient: X25519 (`age1...`) or hybrid post-quantum (`age1pq1...`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Recipient {
-    age: age::x25519::Recipient,
+    kind: PublicKind,
     id: RecipientId,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum PublicKind {
+    X25519(age::x25519::Recipient),
+    Hybrid(Box<HybridPublic>),
 }
 
 impl Recipient {
@@ -96,8 +109,15 @@ impl Recipient {
             .parse::<age::x25519::Recipient>()
             .expect("bech32 of a 32-byte key is a valid recipient");
         Self {
-            age,
-            id: RecipientId::of(&public),
+            kind: PublicKind::X25519(age),
+            id: RecipientId::of(public.as_bytes()),
+        }
+    }
+
+    fn from_hybrid(public: HybridPublic) -> Self {
+        Self {
+            id: RecipientId::of(&public.to_bytes_vec()),
+            kind: PublicKind::Hybrid(Box::new(public)),
         }
     }
 
@@ -106,8 +126,16 @@ impl Recipient {
         self.id
     }
 
-    pub(crate) fn as_age(&self) -> &age::x25519::Recipient {
-        &self.age
+    /// True for a hybrid post-quantum (`age1pq1...`) recipient.
+    pub fn is_hybrid(&self) -> bool {
+        matches!(self.kind, PublicKind::Hybrid(_))
+    }
+
+    pub(crate) fn as_age(&self) -> &dyn age::Recipient {
+        match &self.kind {
+            PublicKind::X25519(age) => age,
+            PublicKind::Hybrid(hybrid) => hybrid.as_ref(),
+        }
     }
 }
 
@@ -115,8 +143,12 @@ impl FromStr for Recipient {
     type Err = KeyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.starts_with("age1pq1") {
+            return HybridPublic::parse(s).map(Self::from_hybrid);
+        }
         let public = bech32_decode(
-            s.trim(),
+            s,
             |_| KeyError::MalformedRecipient,
             |hrp| {
                 (hrp.as_str() == "age")
@@ -133,43 +165,78 @@ impl FromStr for Recipient {
 
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.age.fmt(f)
+        match &self.kind {
+            PublicKind::X25519(age) => age.fmt(f),
+            PublicKind::Hybrid(hybrid) => f.write_str(&hybrid.encode()),
+        }
     }
 }
 
 impl fmt::Debug for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Recipient({})", self.age)
+        match &self.kind {
+            PublicKind::X25519(age) => write!(f, "Recipient({age})"),
+            // 1,959 characters would drown any log line: the fingerprint names it.
+            PublicKind::Hybrid(_) => write!(f, "Recipient(age1pq1... id {})", self.id),
+        }
     }
 }
 
-/// A private age X25519 identity with its public half computed once.
+/// A private age identity, X25519 or hybrid post-quantum, with its public half computed once.
 ///
-/// The secret scalar zeroizes on drop and never appears in `Debug` output.
+/// The secret zeroizes on drop and never appears in `Debug` output.
 #[derive(Clone)]
 pub struct Identity {
-    secret: StaticSecret,
-    public: PublicKey,
+    kind: SecretKind,
     recipient: Recipient,
 }
 
+#[derive(Clone)]
+enum SecretKind {
+    X25519 { secret: StaticSecret, public: PublicKey },
+    Hybrid(Box<HybridSecret>),
+}
+
 impl Identity {
-    /// A fresh identity from the operating system's random source.
+    /// A fresh X25519 identity from the operating system's random source.
     pub fn generate() -> Self {
         Self::from_secret(StaticSecret::random_from_rng(rand::rngs::OsRng))
+    }
+
+    /// A fresh hybrid post-quantum identity (`age-keygen -pq`).
+    pub fn generate_hybrid() -> Self {
+        Self::from_hybrid(HybridSecret::generate())
     }
 
     fn from_secret(secret: StaticSecret) -> Self {
         let public = PublicKey::from(&secret);
         Self {
-            secret,
-            public,
+            kind: SecretKind::X25519 { secret, public },
             recipient: Recipient::from_public(public),
         }
     }
 
-    /// Parses one `AGE-SECRET-KEY-1...` line.
+    fn from_hybrid(secret: HybridSecret) -> Self {
+        Self {
+            recipient: Recipient::from_hybrid(secret.public().clone()),
+            kind: SecretKind::Hybrid(Box::new(secret)),
+        }
+    }
+
+    /// True for a hybrid post-quantum identity.
+    pub fn is_hybrid(&self) -> bool {
+        matches!(self.kind, SecretKind::Hybrid(_))
+    }
+
+    /// Parses one `AGE-SECRET-KEY-1...` or `AGE-SECRET-KEY-PQ-1...` line.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
+        let s = s.trim();
+        let hybrid_prefix = "AGE-SECRET-KEY-PQ-1";
+        if s.get(..hybrid_prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(hybrid_prefix))
+        {
+            return HybridSecret::parse(s).map(Self::from_hybrid);
+        }
         let bytes = bech32_decode(
             s.trim(),
             |_| KeyError::MalformedIdentity,
@@ -192,9 +259,12 @@ impl Identity {
         Ok(Self::from_secret(StaticSecret::from(*bytes)))
     }
 
-    /// The `AGE-SECRET-KEY-1...` string, for writing an identity file.
+    /// The `AGE-SECRET-KEY-1...` (or `AGE-SECRET-KEY-PQ-1...`) string, for an identity file.
     pub fn to_secret_string(&self) -> Zeroizing<String> {
-        let secret = Zeroizing::new(self.secret.to_bytes());
+        let secret = match &self.kind {
+            SecretKind::X25519 { secret, .. } => Zeroizing::new(secret.to_bytes()),
+            SecretKind::Hybrid(hybrid) => return hybrid.encode(),
+        };
         let mut encoded = age_core::primitives::bech32_encode(
             bech32::Hrp::parse_unchecked(SECRET_KEY_HRP),
             secret.as_ref(),
@@ -219,8 +289,22 @@ impl Identity {
         &self.recipient
     }
 
-    /// Unwraps one X25519 stanza, exactly as age does, but with the cached public key.
+    /// Unwraps one stanza of this identity's type, exactly as age does, but with the public key
+    /// (and for hybrid keys the expanded private key) cached.
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        match &self.kind {
+            SecretKind::X25519 { secret, public } => unwrap_x25519(secret, public, stanza),
+            SecretKind::Hybrid(hybrid) => hybrid.unwrap(stanza),
+        }
+    }
+}
+
+fn unwrap_x25519(
+    secret: &StaticSecret,
+    public: &PublicKey,
+    stanza: &Stanza,
+) -> Option<Result<FileKey, age::DecryptError>> {
+    {
         if stanza.tag != X25519_TAG {
             return None;
         }
@@ -228,13 +312,13 @@ impl Identity {
             return Some(Err(age::DecryptError::InvalidHeader));
         };
         let ephemeral = PublicKey::from(share);
-        let shared = self.secret.diffie_hellman(&ephemeral);
+        let shared = secret.diffie_hellman(&ephemeral);
         if !shared.was_contributory() {
             return Some(Err(age::DecryptError::InvalidHeader));
         }
         let mut salt = [0u8; 64];
         salt[..32].copy_from_slice(ephemeral.as_bytes());
-        salt[32..].copy_from_slice(self.public.as_bytes());
+        salt[32..].copy_from_slice(public.as_bytes());
         let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_bytes()));
         // A failure here only means "not this identity": stanzas are anonymous.
         let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
@@ -265,7 +349,8 @@ impl fmt::Debug for Identity {
 }
 
 /// Parses an identity file: `#` comments and blank lines are skipped, every other line must be
-/// an `AGE-SECRET-KEY-1...` identity (the layout `age-keygen` writes).
+/// an `AGE-SECRET-KEY-1...` or `AGE-SECRET-KEY-PQ-1...` identity (the layout `age-keygen`
+/// writes).
 pub fn parse_identity_file(text: &str) -> Result<Vec<Identity>, KeyError> {
     let identities = text
         .lines()

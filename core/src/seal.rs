@@ -13,6 +13,8 @@ use crate::limits::{
 };
 
 const AGE_V1_LINE: &[u8] = b"age-encryption.org/v1\n";
+/// Columns of a full stanza body line.
+const STANZA_COLUMNS: usize = 64;
 
 /// Why a value could not be sealed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +29,12 @@ pub enum SealError {
     /// The value is over the size limit.
     #[error("value is {0} bytes; the limit is 1 MiB")]
     TooLarge(usize),
+    /// Hybrid post-quantum and X25519 recipients together: the X25519 stanza would let a future
+    /// quantum computer open the value anyway, so age refuses the mix and so does ageseal.
+    #[error(
+        "cannot seal to hybrid post-quantum (age1pq1...) and X25519 (age1...) recipients together: the X25519 stanza would undo the post-quantum protection"
+    )]
+    MixedRecipients,
     /// age itself refused (not expected with X25519 recipients).
     #[error("age could not encrypt: {0}")]
     Age(String),
@@ -43,6 +51,9 @@ impl SealError {
                 "seal to fewer regions; every region and recovery key adds one recipient"
             }
             SealError::TooLarge(_) => "Kubernetes Secrets are limited to 1 MiB; store large blobs elsewhere",
+            SealError::MixedRecipients => {
+                "make every region's and recovery recipient hybrid (ageseal keygen --pq, ageseal-controller run --pq-keys) or none of them; docs/OPERATIONS.md explains the move"
+            }
             SealError::Age(_) => "this is a bug in ageseal; please report it",
         }
     }
@@ -114,6 +125,19 @@ impl UnsealError {
         }
     }
 
+    /// Where an age-layer failure stands in the age test kit's vocabulary: `no match`,
+    /// `HMAC failure`, `payload failure` or `header failure`; `None` for failures above the age
+    /// layer (envelope, scope, work bound).
+    pub fn age_failure(&self) -> Option<&'static str> {
+        match self {
+            UnsealError::NoMatchingKey => Some("no match"),
+            UnsealError::MalformedAgeFile(MAC_FAILURE) => Some("HMAC failure"),
+            UnsealError::MalformedAgeFile(PAYLOAD_FAILURE) => Some("payload failure"),
+            UnsealError::MalformedAgeFile(_) | UnsealError::TooManyStanzas(_) => Some("header failure"),
+            _ => None,
+        }
+    }
+
     /// The SealedSecret status reason for this failure (DESIGN §3).
     pub fn reason(&self) -> &'static str {
         match self {
@@ -155,8 +179,9 @@ impl From<EnvelopeError> for UnsealError {
     }
 }
 
-/// Seals `value` for use under `binding`, as a binary age v1 file with one X25519 stanza per
-/// recipient, in the order given, followed by the random "grease" stanza age always adds.
+/// Seals `value` for use under `binding`, as a binary age v1 file with one stanza per recipient
+/// (X25519, or `mlkem768x25519` for hybrid recipients; never both), in the order given, followed
+/// by any random "grease" stanza age adds.
 pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipients);
@@ -167,11 +192,15 @@ pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result
     if value.len() > MAX_VALUE_BYTES {
         return Err(SealError::TooLarge(value.len()));
     }
+    if recipients.iter().any(Recipient::is_hybrid) && !recipients.iter().all(Recipient::is_hybrid) {
+        return Err(SealError::MixedRecipients);
+    }
     let plaintext = envelope::encode(binding, value);
     let encryptor =
         age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_age() as &dyn age::Recipient))
             .map_err(|e| SealError::Age(e.to_string()))?;
-    let mut out = Vec::with_capacity(plaintext.len() + 128 + 100 * recipients.len());
+    let per_stanza = if recipients[0].is_hybrid() { 1600 } else { 100 };
+    let mut out = Vec::with_capacity(plaintext.len() + 128 + per_stanza * recipients.len());
     let mut writer = encryptor
         .wrap_output(&mut out)
         .map_err(|e| SealError::Age(e.to_string()))?;
@@ -227,6 +256,30 @@ pub fn open(
     location: &Location,
     hint: &[Option<RecipientId>],
 ) -> Result<Opened, UnsealError> {
+    let (mut plaintext, key_id) = decrypt(sealed, keyring, hint)?;
+    let binding = envelope::decode(&mut plaintext)?;
+    if !binding.admits(location) {
+        return Err(UnsealError::ScopeMismatch {
+            sealed: Box::new(binding),
+            actual: Box::new(location.clone()),
+        });
+    }
+    Ok(Opened {
+        value: plaintext,
+        binding,
+        key_id,
+    })
+}
+
+/// The age layer of [`open`]: bounds, header outline, then age v1 decryption with the keyring
+/// (hinted stanza first). The plaintext is released only once all of it has authenticated, with
+/// the identity that opened it. The age test kit runs through this function
+/// (`cargo run -p ageseal-core --example testkit`).
+pub fn decrypt(
+    sealed: &[u8],
+    keyring: &Keyring,
+    hint: &[Option<RecipientId>],
+) -> Result<(Zeroizing<Vec<u8>>, RecipientId), UnsealError> {
     if sealed.len() > MAX_SEALED_BYTES {
         return Err(UnsealError::TooLarge {
             actual: sealed.len(),
@@ -243,21 +296,13 @@ pub fn open(
     let mut plaintext = Zeroizing::new(Vec::with_capacity(sealed.len()));
     reader
         .read_to_end(&mut plaintext)
-        .map_err(|_| UnsealError::MalformedAgeFile("payload failed authentication (altered or truncated)"))?;
-    let binding = envelope::decode(&mut plaintext)?;
-    if !binding.admits(location) {
-        return Err(UnsealError::ScopeMismatch {
-            sealed: Box::new(binding),
-            actual: Box::new(location.clone()),
-        });
-    }
+        .map_err(|_| UnsealError::MalformedAgeFile(PAYLOAD_FAILURE))?;
     let key_id = hinted.opened_by().ok_or(UnsealError::NoMatchingKey)?;
-    Ok(Opened {
-        value: plaintext,
-        binding,
-        key_id,
-    })
+    Ok((plaintext, key_id))
 }
+
+const PAYLOAD_FAILURE: &str = "payload failed authentication (altered or truncated)";
+const MAC_FAILURE: &str = "header MAC does not match (the header was altered)";
 
 /// [`unseal`] for the base64 text of an `encryptedData` entry; the length is bounded before decoding.
 pub fn unseal_base64(
@@ -296,17 +341,42 @@ pub fn decode_base64(sealed: &str) -> Result<Vec<u8>, UnsealError> {
 /// What can be learnt about a sealed value without a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderSummary {
-    /// The tag of each recipient stanza (`X25519` for every stanza ageseal writes), in order.
+    /// The tag of each recipient stanza (`X25519` or `mlkem768x25519` for the stanzas ageseal
+    /// writes), in order.
     pub stanza_tags: Vec<String>,
 }
 
 impl HeaderSummary {
     /// Stanzas an identity would try to open (others, like age's grease stanza, cost nothing).
     pub fn key_stanzas(&self) -> usize {
-        self.stanza_tags
-            .iter()
-            .filter(|tag| *tag == crate::keys::X25519_TAG)
-            .count()
+        self.x25519_stanzas() + self.hybrid_stanzas()
+    }
+
+    /// `mlkem768x25519` stanzas.
+    pub fn hybrid_stanzas(&self) -> usize {
+        self.count(crate::pq::HYBRID_TAG)
+    }
+
+    fn x25519_stanzas(&self) -> usize {
+        self.count(crate::keys::X25519_TAG)
+    }
+
+    fn count(&self, tag: &str) -> usize {
+        self.stanza_tags.iter().filter(|t| *t == tag).count()
+    }
+
+    /// Worst-case key trials to open this value with `keyring`, in X25519 units: each stanza is
+    /// tried only by identities of its own type, and a hybrid trial counts
+    /// [`crate::limits::HYBRID_TRIAL_COST`] (one ML-KEM decapsulation and one X25519 DH).
+    pub fn trials(&self, keyring: &Keyring) -> usize {
+        let hybrid = keyring.identities().iter().filter(|i| i.is_hybrid()).count();
+        let x25519 = keyring.identities().len() - hybrid;
+        let x25519_trials = self.x25519_stanzas().saturating_mul(x25519);
+        let hybrid_trials = self
+            .hybrid_stanzas()
+            .saturating_mul(hybrid)
+            .saturating_mul(crate::limits::HYBRID_TRIAL_COST);
+        x25519_trials.saturating_add(hybrid_trials)
     }
 }
 
@@ -320,7 +390,25 @@ pub fn inspect(sealed: &[u8]) -> Result<HeaderSummary, UnsealError> {
         ))?;
     let window = &rest[..rest.len().min(MAX_HEADER_BYTES)];
     let mut stanza_tags = Vec::new();
+    // Inside a stanza body: full 64-column lines until a shorter (possibly empty) final one. The
+    // age crate accepts a stanza without that final line; age's spec and Go age do not.
+    let mut in_body = false;
     for line in window.split(|&b| b == b'\n') {
+        let stanza_or_mac = line.starts_with(b"-> ") || line.starts_with(b"--- ");
+        if in_body && !stanza_or_mac {
+            if line.len() > STANZA_COLUMNS {
+                return Err(UnsealError::MalformedAgeFile(
+                    "a stanza body line is over 64 columns",
+                ));
+            }
+            in_body = line.len() == STANZA_COLUMNS;
+            continue;
+        }
+        if in_body {
+            return Err(UnsealError::MalformedAgeFile(
+                "a stanza does not end with a short body line",
+            ));
+        }
         if line.starts_with(b"--- ") {
             if stanza_tags.is_empty() {
                 return Err(UnsealError::MalformedAgeFile("header has no recipient stanza"));
@@ -333,6 +421,7 @@ pub fn inspect(sealed: &[u8]) -> Result<HeaderSummary, UnsealError> {
             }
             let tag = stanza.split(|&b| b == b' ').next().unwrap_or_default();
             stanza_tags.push(String::from_utf8_lossy(tag).into_owned());
+            in_body = true;
         }
     }
     Err(UnsealError::MalformedAgeFile(
@@ -351,12 +440,10 @@ fn from_age(err: age::DecryptError) -> UnsealError {
     use age::DecryptError as E;
     match err {
         E::NoMatchingKeys | E::KeyDecryptionFailed => UnsealError::NoMatchingKey,
-        E::InvalidMac => UnsealError::MalformedAgeFile("header MAC does not match (the header was altered)"),
+        E::InvalidMac => UnsealError::MalformedAgeFile(MAC_FAILURE),
         E::InvalidHeader => UnsealError::MalformedAgeFile("invalid age header"),
         E::UnknownFormat => UnsealError::MalformedAgeFile("not an age v1 file"),
-        E::DecryptionFailed => {
-            UnsealError::MalformedAgeFile("payload failed authentication (altered or truncated)")
-        }
+        E::DecryptionFailed => UnsealError::MalformedAgeFile(PAYLOAD_FAILURE),
         E::Io(_) => UnsealError::MalformedAgeFile("truncated"),
         _ => UnsealError::MalformedAgeFile("uses an age feature ageseal does not accept"),
     }
@@ -391,6 +478,52 @@ mod tests {
                 assert_eq!(value.as_slice(), b"s3cret");
             }
         }
+    }
+
+    #[test]
+    fn hybrid_recipients_seal_and_open_and_never_mix_with_x25519() {
+        let identities: Vec<Identity> = (0..3).map(|_| Identity::generate_hybrid()).collect();
+        let recipients: Vec<Recipient> = identities.iter().map(|i| i.recipient().clone()).collect();
+        let location = Location::new("payments", "db", "password");
+        let binding = Binding::new(Scope::Strict, &location).expect("valid");
+        let sealed = seal(b"pq", &binding, &recipients).expect("seals");
+        let summary = inspect(&sealed).expect("outline");
+        assert_eq!(summary.stanza_tags[..3], ["mlkem768x25519"; 3]);
+        assert_eq!((summary.key_stanzas(), summary.hybrid_stanzas()), (3, 3));
+        let hint: Vec<Option<RecipientId>> = recipients.iter().map(|r| Some(r.id())).collect();
+        for identity in &identities {
+            let keyring = Keyring::new([Identity::generate(), identity.clone()]);
+            for hint in [&hint[..], &[][..]] {
+                let opened = open(&sealed, &keyring, &location, hint).expect("opens");
+                assert_eq!(opened.value.as_slice(), b"pq");
+                assert_eq!(opened.key_id, identity.recipient().id());
+            }
+            // X25519 identities never try hybrid stanzas; a hybrid trial counts double.
+            assert_eq!(summary.trials(&keyring), 3 * crate::limits::HYBRID_TRIAL_COST);
+        }
+        let stranger = Keyring::new([Identity::generate_hybrid()]);
+        assert_eq!(
+            unseal(&sealed, &stranger, &location, &hint),
+            Err(UnsealError::NoMatchingKey)
+        );
+        let mixed = [recipients[0].clone(), Identity::generate().recipient().clone()];
+        assert_eq!(seal(b"v", &binding, &mixed), Err(SealError::MixedRecipients));
+    }
+
+    #[test]
+    fn a_stanza_without_its_final_short_line_is_refused() {
+        let (identities, recipients, location, binding) = setup(1);
+        let sealed = seal(b"v", &binding, &recipients).expect("seals");
+        let text = sealed.clone();
+        // Drop the X25519 stanza's (short) body line: the MAC line then follows the stanza line.
+        let start = AGE_V1_LINE.len();
+        let first_end = start + text[start..].iter().position(|&b| b == b'\n').expect("line") + 1;
+        let body_end = first_end + text[first_end..].iter().position(|&b| b == b'\n').expect("line") + 1;
+        let damaged = [&text[..first_end], &text[body_end..]].concat();
+        let err = inspect(&damaged).expect_err("refused");
+        assert_eq!(err.age_failure(), Some("header failure"), "{err}");
+        let keyring = Keyring::new(identities);
+        assert!(unseal(&damaged, &keyring, &location, &[]).is_err());
     }
 
     #[test]

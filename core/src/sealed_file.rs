@@ -42,12 +42,11 @@ impl OpenedSecret {
 
 /// Opens every value or none: the first failing value fails the object. Before any key is tried,
 /// every value is decoded and its header outlined, and the worst-case number of key trials
-/// (stanzas times identities) is bounded by [`MAX_TRIALS_PER_OBJECT`].
+/// (stanzas times identities of their type) is bounded by [`MAX_TRIALS_PER_OBJECT`].
 pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<OpenedSecret, OpenError> {
     let namespace = sealed.metadata.namespace.clone().unwrap_or_default();
     let name = sealed.metadata.name.clone().unwrap_or_default();
     let hint = sealed.spec.hint_ids();
-    let identities = keyring.identities().len().max(1);
     let mut decoded = Vec::with_capacity(sealed.spec.encrypted_data.len());
     let mut trials = 0usize;
     for (key, text) in &sealed.spec.encrypted_data {
@@ -56,8 +55,8 @@ pub fn open_sealed_secret(sealed: &SealedSecret, keyring: &Keyring) -> Result<Op
             source,
         };
         let bytes = decode_base64(text).map_err(failed)?;
-        let stanzas = inspect(&bytes).map_err(failed)?.key_stanzas();
-        trials = trials.saturating_add(stanzas.saturating_mul(identities));
+        let value_trials = inspect(&bytes).map_err(failed)?.trials(keyring);
+        trials = trials.saturating_add(value_trials);
         decoded.push((key, bytes));
     }
     if trials > MAX_TRIALS_PER_OBJECT {
