@@ -349,6 +349,11 @@ pub struct KeygenArgs {
     /// holds only KMS ciphertext, and IAM decides who can use it.
     #[arg(long, value_name = "ARN")]
     pub kms_key: Option<String>,
+    /// Make a hybrid post-quantum identity (ML-KEM-768 + X25519, age1pq1... recipient, like
+    /// `age-keygen -pq`): values sealed to it stay safe from a future quantum computer. Every
+    /// recipient a value is sealed to must then be hybrid.
+    #[arg(long)]
+    pub pq: bool,
 }
 
 /// `ageseal region`.

@@ -9,6 +9,7 @@ mod cli {
     pub mod keygen;
     pub mod lists;
     pub mod merge;
+    pub mod pq;
     pub mod region;
     pub mod rekey;
     pub mod seal;

@@ -107,7 +107,9 @@ impl KeySync {
     pub async fn ensure_first_key(&self) {
         let first = self.options.rotate_every.map_or(0, keys::current_period);
         loop {
-            match keys::ensure_active_key(&self.secrets(), &self.guard(), first).await {
+            match keys::ensure_active_key(&self.secrets(), &self.guard(), first, self.options.key_kind())
+                .await
+            {
                 Ok(created) => {
                     self.health.set_problem("making the first key", None);
                     if created {
@@ -129,7 +131,15 @@ impl KeySync {
     /// is the only active one. The key watch reloads and publishes what changed.
     pub async fn rotate(self: Arc<Self>, period: Duration) {
         loop {
-            match keys::rotate(&self.secrets(), &self.guard(), period, keys::now_secs()).await {
+            match keys::rotate(
+                &self.secrets(),
+                &self.guard(),
+                self.options.key_kind(),
+                period,
+                keys::now_secs(),
+            )
+            .await
+            {
                 Ok(true) => tracing::info!("rotated to a new active key"),
                 Ok(false) => {}
                 Err(e) => tracing::error!("rotating keys: {e}"),

@@ -258,20 +258,53 @@ fn key_secret(name: &str, identity: &Identity, identity_data: (&str, Vec<u8>)) -
     }
 }
 
-/// The key Secret name for rotation period `n` (`n = 0` for the first key). Replicas that race
-/// to make the same period's key pick the same name, so the API lets exactly one of them win.
-pub fn key_name(period: u64) -> String {
-    format!("{KEY_NAME_PREFIX}{period:012}")
+/// The type of key the controller makes (`--pq-keys`): X25519, or hybrid post-quantum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `age1...` recipients.
+    X25519,
+    /// `age1pq1...` recipients (ML-KEM-768 + X25519).
+    Hybrid,
 }
 
-/// Creates key `name` unless it exists; returns whether this call created it. With a KMS guard
-/// the Secret holds only the wrapped identity.
+impl KeyKind {
+    fn generate(self) -> Identity {
+        match self {
+            KeyKind::X25519 => Identity::generate(),
+            KeyKind::Hybrid => Identity::generate_hybrid(),
+        }
+    }
+
+    /// The kind of a key Secret, from the public recipient it records.
+    fn of(secret: &Secret) -> KeyKind {
+        let hybrid = secret
+            .data
+            .as_ref()
+            .and_then(|data| data.get(RECIPIENT_DATA_KEY))
+            .is_some_and(|recipient| recipient.0.starts_with(b"age1pq1"));
+        if hybrid { KeyKind::Hybrid } else { KeyKind::X25519 }
+    }
+}
+
+/// The key Secret name for rotation period `n` (`n = 0` for the first key); hybrid keys are named
+/// `ageseal-key-pq-...`. Replicas that race to make the same period's key pick the same name, so
+/// the API lets exactly one of them win.
+pub fn key_name(period: u64, kind: KeyKind) -> String {
+    match kind {
+        KeyKind::X25519 => format!("{KEY_NAME_PREFIX}{period:012}"),
+        KeyKind::Hybrid => format!("{KEY_NAME_PREFIX}pq-{period:012}"),
+    }
+}
+
+/// Creates key `name` of `kind` unless it exists; returns whether this call created it. With a
+/// KMS guard the Secret holds only the wrapped identity.
 async fn create_key<K: Kms>(
     api: &Api<Secret>,
     name: &str,
     guard: &KeyGuard<'_, K>,
+    kind: KeyKind,
 ) -> Result<bool, KeyError> {
-    let identity = Identity::generate();
+    let identity = kind.generate();
     let data = match guard {
         KeyGuard::Plain => (IDENTITY_DATA_KEY, identity.to_secret_string().as_bytes().to_vec()),
         KeyGuard::Kms { kms, key_arn, region } => {
@@ -308,26 +341,47 @@ pub fn current_period(period: Duration) -> u64 {
     now_secs() / period.as_secs().max(1)
 }
 
-/// Makes the key of rotation period `period` (0 without rotation) if there is no active key;
-/// safe when several replicas call it at once. A Secret that only looks like a key does not count.
+/// Makes the key of rotation period `period` (0 without rotation) if there is no active key of
+/// `kind`, then retires active keys of the other kind (they keep opening values: that is how
+/// `--pq-keys` moves a region to hybrid keys). Safe when several replicas call it at once. A
+/// Secret that only looks like a key does not count.
 pub async fn ensure_active_key<K: Kms>(
     api: &Api<Secret>,
     guard: &KeyGuard<'_, K>,
     period: u64,
+    kind: KeyKind,
 ) -> Result<bool, KeyError> {
     let existing = api.list(&key_selector()).await?;
-    if existing.items.iter().any(|s| is_key(s) && is_active(s)) {
+    let active_of_kind = |s: &Secret| is_key(s) && is_active(s) && KeyKind::of(s) == kind;
+    if let Some(current) = existing.items.iter().find(|s| active_of_kind(s)) {
+        retire_others(api, &current.name_any(), &existing.items).await?;
         return Ok(false);
     }
-    let name = key_name(period);
-    if create_key(api, &name, guard).await? {
-        return Ok(true);
+    let name = key_name(period, kind);
+    let created = create_key(api, &name, guard, kind).await?;
+    // Someone else may have made it: a racing replica (fine), or something that is not a key.
+    let secrets = api.list(&key_selector()).await?.items;
+    if !secrets.iter().any(|s| s.name_any() == name && active_of_kind(s)) {
+        return Err(KeyError::NameTaken(name));
     }
-    // Someone else made it: a racing replica (fine), or something that is not a key.
-    match api.get_opt(&name).await? {
-        Some(secret) if is_key(&secret) => Ok(false),
-        _ => Err(KeyError::NameTaken(name)),
+    retire_others(api, &name, &secrets).await?;
+    Ok(created)
+}
+
+/// Labels every active key but `current` retired.
+async fn retire_others(api: &Api<Secret>, current: &str, secrets: &[Secret]) -> Result<(), KeyError> {
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    for secret in secrets {
+        if is_key(secret) && is_active(secret) && secret.name_any() != current {
+            let patch = serde_json::json!({"metadata": {"labels": {KEY_LABEL: "retired"}}});
+            api.patch(&secret.name_any(), &params, &Patch::Merge(&patch))
+                .await?;
+        }
     }
+    Ok(())
 }
 
 /// With a rotation period: makes the key for the current period if missing and retires every
@@ -336,11 +390,12 @@ pub async fn ensure_active_key<K: Kms>(
 pub async fn rotate<K: Kms>(
     api: &Api<Secret>,
     guard: &KeyGuard<'_, K>,
+    kind: KeyKind,
     period: Duration,
     now_secs: u64,
 ) -> Result<bool, KeyError> {
-    let current = key_name(now_secs / period.as_secs().max(1));
-    let created = create_key(api, &current, guard).await?;
+    let current = key_name(now_secs / period.as_secs().max(1), kind);
+    let created = create_key(api, &current, guard, kind).await?;
     let secrets = api.list(&key_selector()).await?.items;
     let genuine = secrets
         .iter()
@@ -348,17 +403,7 @@ pub async fn rotate<K: Kms>(
     if !genuine {
         return Err(KeyError::NameTaken(current));
     }
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..PatchParams::default()
-    };
-    for secret in secrets {
-        if is_key(&secret) && is_active(&secret) && secret.name_any() != current {
-            let patch = serde_json::json!({"metadata": {"labels": {KEY_LABEL: "retired"}}});
-            api.patch(&secret.name_any(), &params, &Patch::Merge(&patch))
-                .await?;
-        }
-    }
+    retire_others(api, &current, &secrets).await?;
     Ok(created)
 }
 

@@ -48,6 +48,10 @@ enum Command {
         /// flight holds one connection to the API server; more only helps with a distant one.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
+        /// Make hybrid post-quantum keys (ML-KEM-768 + X25519, published as age1pq1...). An
+        /// active X25519 key is retired (it keeps opening values sealed to it).
+        #[arg(long)]
+        pq_keys: bool,
     },
     /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
     Crd,
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
             kms_key_id,
             allowed_secret_types,
             concurrency,
+            pq_keys,
         } => serve(RunOptions {
             region,
             namespaces,
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
             kms_key_id,
             allowed_secret_types,
             concurrency,
+            pq_keys,
             replica: std::env::var("POD_NAME")
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| "ageseal-controller".to_owned()),

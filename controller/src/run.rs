@@ -17,7 +17,7 @@ use kube::{Api, Client};
 use crate::events::Announcer;
 use crate::http::{Health, router};
 use crate::key_sync::KeySync;
-use crate::keys::{KeyGuard, KeyStore};
+use crate::keys::{KeyGuard, KeyKind, KeyStore};
 use crate::lease::{LeaderElector, lead};
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, error_policy, reconcile};
@@ -52,9 +52,20 @@ pub struct RunOptions {
     pub allowed_secret_types: Vec<String>,
     /// SealedSecrets reconciled at once (`--concurrency`).
     pub concurrency: u16,
+    /// Make hybrid post-quantum keys (`--pq-keys`).
+    pub pq_keys: bool,
 }
 
 impl RunOptions {
+    /// The type of key this replica makes.
+    pub fn key_kind(&self) -> KeyKind {
+        if self.pq_keys {
+            KeyKind::Hybrid
+        } else {
+            KeyKind::X25519
+        }
+    }
+
     /// How this replica's key Secrets hold identities.
     pub fn guard<'a>(&'a self, kms: &'a AwsKms) -> KeyGuard<'a> {
         match &self.kms_key_id {

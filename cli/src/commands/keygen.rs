@@ -12,7 +12,11 @@ use crate::args::KeygenArgs;
 use crate::failure::Failure;
 
 pub fn run(args: KeygenArgs) -> Result<ExitCode, Failure> {
-    let identity = Identity::generate();
+    let identity = if args.pq {
+        Identity::generate_hybrid()
+    } else {
+        Identity::generate()
+    };
     let file = match &args.kms_key {
         Some(arn) => Zeroizing::new(wrap(&identity, arn)?),
         None => identity.to_identity_file(&now_rfc3339()),

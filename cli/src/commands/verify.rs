@@ -194,6 +194,12 @@ fn check(
         ));
     }
     let hint = hint_ids(sealed);
+    let pq_regions: Vec<&str> = expected
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.pq_required)
+        .map(|r| r.name.as_str())
+        .collect();
     if hint.iter().any(|id| id.parse::<RecipientId>().is_err()) {
         problems.push(problem(
             "spec.recipients holds an id that is not a recipient fingerprint",
@@ -214,6 +220,15 @@ fn check(
                 ),
                 "re-seal the file so the list is true: ageseal rekey --all FILE -i IDENTITY",
             )),
+            Ok(summary) if !pq_regions.is_empty() && summary.hybrid_stanzas() < summary.key_stanzas() => {
+                problems.push(problem(
+                    format!(
+                        "key {key}: sealed with X25519 stanzas, but {} requires hybrid post-quantum recipients (pq: required)",
+                        pq_regions.join(", ")
+                    ),
+                    "re-seal to the regions' hybrid keys: ageseal rekey FILE -i IDENTITY (docs/OPERATIONS.md, post-quantum)",
+                ));
+            }
             Ok(_) => {}
         }
     }
