@@ -24,6 +24,10 @@ pub fn tests() -> Vec<Test> {
             "keys_with_kms_no_key_secret_holds_a_plaintext_identity",
             kms_wrapped,
         ),
+        Test::new(
+            "keys_pq_keys_move_a_region_to_hybrid_keys_and_old_values_open",
+            pq_keys,
+        ),
     ]
 }
 
@@ -232,4 +236,50 @@ fn kms_wrapped(plane: Arc<ControlPlane>) {
     );
     world.apply(&world.seal("db", &[("password", "Kms-value")], &controller.recipients()[0]));
     world.wait_value("db", "password", "Kms-value");
+}
+
+fn pq_keys(plane: Arc<ControlPlane>) {
+    let world = World::new(plane, "pq");
+    let mut classic = world.controller(Options::for_tenant(&world.tenant, "r"));
+    let old = classic.recipients()[0].clone();
+    assert!(old.starts_with("age1") && !old.starts_with("age1pq1"), "{old}");
+    world.apply(&world.seal("before", &[("password", "Classic-V4lue")], &old));
+    world.wait_value("before", "password", "Classic-V4lue");
+    classic.terminate();
+    drop(classic);
+
+    // The same region restarted with --pq-keys: a hybrid key becomes the active, published one.
+    let controller = world.controller(Options::for_tenant(&world.tenant, "r").arg("--pq-keys"));
+    let new = wait_until("a hybrid key to be published", SOON, || {
+        let published = controller.recipients();
+        (published.len() == 1 && published[0].starts_with("age1pq1")).then(|| published[0].clone())
+    });
+    let keys = key_secrets(&world);
+    let states: Vec<(&str, &str)> = keys.iter().map(|k| (k.0.as_str(), k.1.as_str())).collect();
+    assert!(
+        states.contains(&("ageseal-key-pq-000000000000", "active"))
+            && states.contains(&("ageseal-key-000000000000", "retired")),
+        "{states:?}"
+    );
+    let pq_key = keys
+        .iter()
+        .find(|k| k.0 == "ageseal-key-pq-000000000000")
+        .expect("hybrid key Secret");
+    assert!(pq_key.3.contains("identity=AGE-SECRET-KEY-PQ-1"), "identity line of the hybrid key");
+    let cm = world
+        .kubectl
+        .get("configmap", &world.tenant.system, "ageseal-recipients")
+        .expect("published");
+    assert!(
+        cm["data"]["recipients"].as_str().unwrap_or_default().starts_with(&new),
+        "{cm}"
+    );
+    // Hybrid values open, and so do values sealed to the retired X25519 key, old and new.
+    world.apply(&world.seal("after", &[("password", "Hybrid-V4lue")], &new));
+    world.wait_value("after", "password", "Hybrid-V4lue");
+    world.apply(&world.seal("after-old", &[("password", "Classic-2-V4lue")], &old));
+    world.wait_value("after-old", "password", "Classic-2-V4lue");
+    assert_eq!(world.wait_ready("before", "True")["reason"], "Unsealed");
+    let status = world.wait_ready("after", "True");
+    assert_eq!(status["reason"], "Unsealed");
 }
