@@ -1,5 +1,6 @@
-//! Unseal and seal against their yardsticks (DESIGN §10): one raw X25519 Diffie-Hellman, and the
-//! age crate's own encryption. Prints each result as a ratio after criterion's own report.
+//! Unseal and seal against their yardsticks (DESIGN §10): one raw X25519 Diffie-Hellman, the age
+//! crate's own encryption, and for hybrid post-quantum recipients the X25519 figures. Prints each
+//! result as a ratio after criterion's own report, and the sealed size per recipient.
 //!
 //! Run: `cargo bench -p ageseal-core --bench crypto` (figures in core/benches/README.md).
 
@@ -26,23 +27,41 @@ fn bench_dh(c: &mut Criterion) {
     });
 }
 
+/// A fresh identity of either type.
+fn identity(hybrid: bool) -> Identity {
+    if hybrid {
+        Identity::generate_hybrid()
+    } else {
+        Identity::generate()
+    }
+}
+
 /// R recipients; the keyring holds K identities and only the last one matches the last stanza,
-/// which is the worst case for a reader that tries every pairing.
+/// which is the worst case for a reader that tries every pairing. Hybrid benchmarks are named
+/// `pq_R{r}_K{k}`; `nohint` ones open without `spec.recipients` (every pairing may be tried).
 fn bench_unseal(c: &mut Criterion) {
     let binding = Binding::new(Scope::Strict, &location()).expect("valid");
     let mut group = c.benchmark_group("unseal");
-    for r in [1, 3, 5] {
-        for k in [1, 5] {
-            let ours: Vec<Identity> = (0..k).map(|_| Identity::generate()).collect();
-            let mut recipients: Vec<Recipient> =
-                (1..r).map(|_| Identity::generate().recipient().clone()).collect();
-            recipients.push(ours[k - 1].recipient().clone());
-            let sealed = seal(VALUE, &binding, &recipients).expect("seals");
-            let hint: Vec<Option<RecipientId>> = recipients.iter().map(|r| Some(r.id())).collect();
-            let keyring = Keyring::new(ours);
-            group.bench_function(format!("R{r}_K{k}"), |b| {
-                b.iter(|| unseal(black_box(&sealed), &keyring, &location(), &hint).expect("opens"))
-            });
+    for hybrid in [false, true] {
+        let prefix = if hybrid { "pq_" } else { "" };
+        for r in [1, 3, 5] {
+            for k in [1, 5] {
+                let ours: Vec<Identity> = (0..k).map(|_| identity(hybrid)).collect();
+                let mut recipients: Vec<Recipient> =
+                    (1..r).map(|_| identity(hybrid).recipient().clone()).collect();
+                recipients.push(ours[k - 1].recipient().clone());
+                let sealed = seal(VALUE, &binding, &recipients).expect("seals");
+                let hint: Vec<Option<RecipientId>> = recipients.iter().map(|r| Some(r.id())).collect();
+                let keyring = Keyring::new(ours);
+                group.bench_function(format!("{prefix}R{r}_K{k}"), |b| {
+                    b.iter(|| unseal(black_box(&sealed), &keyring, &location(), &hint).expect("opens"))
+                });
+                if r == 5 && k == 5 {
+                    group.bench_function(format!("{prefix}nohint_R{r}_K{k}"), |b| {
+                        b.iter(|| unseal(black_box(&sealed), &keyring, &location(), &[]).expect("opens"))
+                    });
+                }
+            }
         }
     }
 }
@@ -73,6 +92,37 @@ fn bench_seal(c: &mut Criterion) {
         group.bench_function(format!("age_crate_R{r}"), |b| {
             b.iter(|| age_crate_encrypt(black_box(&envelope_sized), &age_recipients))
         });
+        let hybrid: Vec<Recipient> = (0..r).map(|_| identity(true).recipient().clone()).collect();
+        group.bench_function(format!("pq_R{r}"), |b| {
+            b.iter(|| seal(black_box(VALUE), &binding, &hybrid).expect("seals"))
+        });
+    }
+}
+
+/// Sealed size of one 32-byte value, binary and as the base64 stored in `encryptedData`, by
+/// recipient type and count, and the cost of one more recipient.
+fn print_sizes() {
+    let binding = Binding::new(Scope::Strict, &location()).expect("valid");
+    println!(
+        "\nsealed size of one {}-byte value (binary / base64 in encryptedData):",
+        VALUE.len()
+    );
+    for hybrid in [false, true] {
+        let size = |r: usize| {
+            let recipients: Vec<Recipient> = (0..r).map(|_| identity(hybrid).recipient().clone()).collect();
+            seal(VALUE, &binding, &recipients).expect("seals").len()
+        };
+        let (one, three, five) = (size(1), size(3), size(5));
+        let b64 = |n: usize| n.div_ceil(3) * 4;
+        println!(
+            "  {}: R=1 {one} / {} B, R=3 {three} / {} B, R=5 {five} / {} B; per extra recipient {} / {} B",
+            if hybrid { "hybrid mlkem768x25519" } else { "X25519" },
+            b64(one),
+            b64(three),
+            b64(five),
+            (five - one) / 4,
+            (b64(five) - b64(one)) / 4
+        );
     }
 }
 
@@ -94,6 +144,40 @@ fn print_ratios(dir: &Path) {
             if let Some(t) = mean_ns(dir, &format!("unseal/R{r}_K{k}")) {
                 println!("  unseal R={r} K={k}: {:.1} us = {:.2}x DH", t / 1000.0, t / dh);
             }
+        }
+    }
+    println!("hybrid post-quantum (target: unseal <= 3x the X25519 unseal):");
+    for (r, k) in [(1, 1), (1, 5), (3, 1), (3, 5), (5, 1), (5, 5)] {
+        let classic = mean_ns(dir, &format!("unseal/R{r}_K{k}"));
+        let hybrid = mean_ns(dir, &format!("unseal/pq_R{r}_K{k}"));
+        if let (Some(classic), Some(hybrid)) = (classic, hybrid) {
+            println!(
+                "  unseal pq R={r} K={k}: {:.1} us = {:.2}x X25519 unseal ({:.1} us)",
+                hybrid / 1000.0,
+                hybrid / classic,
+                classic / 1000.0
+            );
+        }
+    }
+    let classic = mean_ns(dir, "unseal/nohint_R5_K5");
+    let hybrid = mean_ns(dir, "unseal/pq_nohint_R5_K5");
+    if let (Some(classic), Some(hybrid)) = (classic, hybrid) {
+        println!(
+            "  unseal without hint R=5 K=5: X25519 {:.1} us, hybrid {:.1} us = {:.2}x (cost of a hybrid trial)",
+            classic / 1000.0,
+            hybrid / 1000.0,
+            hybrid / classic
+        );
+    }
+    for r in [1, 3, 5] {
+        let classic = mean_ns(dir, &format!("seal/ageseal_R{r}"));
+        let hybrid = mean_ns(dir, &format!("seal/pq_R{r}"));
+        if let (Some(classic), Some(hybrid)) = (classic, hybrid) {
+            println!(
+                "  seal pq R={r}: {:.1} us = {:.2}x X25519 seal",
+                hybrid / 1000.0,
+                hybrid / classic
+            );
         }
     }
     for r in [1, 3, 5] {
@@ -128,4 +212,5 @@ fn main() {
     bench_seal(&mut c);
     c.final_summary();
     print_ratios(&dir);
+    print_sizes();
 }

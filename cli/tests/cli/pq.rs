@@ -56,11 +56,35 @@ fn a_tree_moves_to_hybrid_recipients_and_verify_holds_it_there() {
     );
     assert_fails(&repo.run(&["verify"], ""), 3, "pq: required");
 
-    // Every recipient hybrid, east requiring it: the old file is reported, specifically.
+    // The move as the runbook does it: set-key per region, swap the recovery key.
     repo.write(
         ".ageseal.yaml",
-        &config(&east, &west, &recovery, ", pq: required"),
+        &config(&repo.east, &repo.west, &repo.recovery, ""),
     );
+    for args in [
+        vec!["region", "set-key", "us-east-1", "--recipient", east.as_str()],
+        vec!["region", "set-key", "us-west-2", "--recipient", west.as_str()],
+        vec![
+            "recovery",
+            "add",
+            "break-glass-pq",
+            "--recipient",
+            recovery.as_str(),
+        ],
+        vec!["recovery", "remove", "break-glass"],
+    ] {
+        let out = repo.run(&args, "");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let edited = repo.read(".ageseal.yaml");
+    // Then every recipient is hybrid and east requires it: the old file is reported, specifically.
+    let old_east = format!("{east}, {}]", repo.east);
+    assert!(
+        edited.contains(&old_east),
+        "the new key first, the old one kept: {edited}"
+    );
+    let required = edited.replacen(&old_east, &format!("{old_east}, pq: required"), 1);
+    repo.write(".ageseal.yaml", &required);
     let out = repo.run(&["verify"], "");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(

@@ -265,13 +265,19 @@ fn pq_keys(plane: Arc<ControlPlane>) {
         .iter()
         .find(|k| k.0 == "ageseal-key-pq-000000000000")
         .expect("hybrid key Secret");
-    assert!(pq_key.3.contains("identity=AGE-SECRET-KEY-PQ-1"), "identity line of the hybrid key");
+    assert!(
+        pq_key.3.contains("identity=AGE-SECRET-KEY-PQ-1"),
+        "identity line of the hybrid key"
+    );
     let cm = world
         .kubectl
         .get("configmap", &world.tenant.system, "ageseal-recipients")
         .expect("published");
     assert!(
-        cm["data"]["recipients"].as_str().unwrap_or_default().starts_with(&new),
+        cm["data"]["recipients"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&new),
         "{cm}"
     );
     // Hybrid values open, and so do values sealed to the retired X25519 key, old and new.
