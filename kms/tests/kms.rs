@@ -117,3 +117,29 @@ async fn the_fake_covers_disabled_keys_and_denied_callers() {
         "a file naming another recipient must not open"
     );
 }
+
+#[tokio::test]
+async fn moto_wraps_and_unwraps_a_hybrid_post_quantum_identity() {
+    let moto = Moto::start();
+    let kms = moto.kms();
+    let arn = moto.create_key("us-east-1").await;
+    let identity = Identity::generate_hybrid();
+    // The context names the 1,216-byte public key (about 2 KB of Bech32): within KMS's bounds.
+    let context = context_for(
+        PURPOSE_CONTROLLER,
+        identity.recipient(),
+        &[("region", "us-east-1")],
+    );
+    let wrapped = wrap_identity(&kms, &arn, &identity, context)
+        .await
+        .expect("wraps");
+    let text = wrapped.to_text();
+    assert!(text.contains("recipient: age1pq1"), "{text}");
+    assert!(!text.contains(identity.to_secret_string().as_str()));
+    let parsed = ageseal_core::wrapped::WrappedIdentity::parse(&text).expect("parses");
+    let unwrapped = unwrap_identity(&kms, &parsed, PURPOSE_CONTROLLER, &[("region", "us-east-1")])
+        .await
+        .expect("unwraps");
+    assert!(unwrapped.is_hybrid());
+    assert_eq!(unwrapped.recipient(), identity.recipient());
+}

@@ -79,6 +79,27 @@ fn key_secrets(world: &World) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+/// The ConfigMap `ageseal-recipients` lists `key` first.
+fn assert_published_first(world: &World, key: &str) {
+    let cm = world
+        .kubectl
+        .get("configmap", &world.tenant.system, "ageseal-recipients")
+        .expect("published");
+    assert!(
+        cm["data"]["recipients"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(key),
+        "{cm}"
+    );
+}
+
+/// Applies SealedSecret `name` with `password` sealed to `recipient` and waits for its Secret.
+fn seal_opens(world: &World, name: &str, password: &str, recipient: &str) {
+    world.apply(&world.seal(name, &[("password", password)], recipient));
+    world.wait_value(name, "password", password);
+}
+
 fn racing_replicas(plane: Arc<ControlPlane>) {
     let world = World::new(plane.clone(), "race");
     let a = Controller::start(&plane, Options::for_tenant(&world.tenant, "r").replica("race-a"));
@@ -153,8 +174,7 @@ fn rotation(plane: Arc<ControlPlane>) {
     let world = World::new(plane, "rotate");
     let controller = world.controller(Options::for_tenant(&world.tenant, "r").arg("--rotate-keys-every=1m"));
     let old = controller.recipients()[0].clone();
-    world.apply(&world.seal("before", &[("password", "Rotate-old-V4lue")], &old));
-    world.wait_value("before", "password", "Rotate-old-V4lue");
+    seal_opens(&world, "before", "Rotate-old-V4lue", &old);
     let new = wait_until("a rotation", Duration::from_secs(150), || {
         controller.recipients().first().filter(|k| **k != old).cloned()
     });
@@ -169,22 +189,10 @@ fn rotation(plane: Arc<ControlPlane>) {
         "{labels:?}"
     );
     // The ConfigMap says the same, newest first.
-    let cm = world
-        .kubectl
-        .get("configmap", &world.tenant.system, "ageseal-recipients")
-        .expect("published");
-    assert!(
-        cm["data"]["recipients"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with(&new),
-        "{cm}"
-    );
+    assert_published_first(&world, &new);
     // Values sealed to the retired key still open, old and new objects alike.
-    world.apply(&world.seal("after-old", &[("password", "Rotate-old-2-V4lue")], &old));
-    world.wait_value("after-old", "password", "Rotate-old-2-V4lue");
-    world.apply(&world.seal("after-new", &[("password", "Rotate-new-V4lue")], &new));
-    world.wait_value("after-new", "password", "Rotate-new-V4lue");
+    seal_opens(&world, "after-old", "Rotate-old-2-V4lue", &old);
+    seal_opens(&world, "after-new", "Rotate-new-V4lue", &new);
     assert_eq!(world.wait_ready("before", "True")["reason"], "Unsealed");
     // An operator drops the retired key from the keyring: label it revoked.
     let retired: Vec<String> = key_secrets(&world)
@@ -243,8 +251,7 @@ fn pq_keys(plane: Arc<ControlPlane>) {
     let mut classic = world.controller(Options::for_tenant(&world.tenant, "r"));
     let old = classic.recipients()[0].clone();
     assert!(old.starts_with("age1") && !old.starts_with("age1pq1"), "{old}");
-    world.apply(&world.seal("before", &[("password", "Classic-V4lue")], &old));
-    world.wait_value("before", "password", "Classic-V4lue");
+    seal_opens(&world, "before", "Classic-V4lue", &old);
     classic.terminate();
     drop(classic);
 
@@ -269,22 +276,10 @@ fn pq_keys(plane: Arc<ControlPlane>) {
         pq_key.3.contains("identity=AGE-SECRET-KEY-PQ-1"),
         "identity line of the hybrid key"
     );
-    let cm = world
-        .kubectl
-        .get("configmap", &world.tenant.system, "ageseal-recipients")
-        .expect("published");
-    assert!(
-        cm["data"]["recipients"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with(&new),
-        "{cm}"
-    );
+    assert_published_first(&world, &new);
     // Hybrid values open, and so do values sealed to the retired X25519 key, old and new.
-    world.apply(&world.seal("after", &[("password", "Hybrid-V4lue")], &new));
-    world.wait_value("after", "password", "Hybrid-V4lue");
-    world.apply(&world.seal("after-old", &[("password", "Classic-2-V4lue")], &old));
-    world.wait_value("after-old", "password", "Classic-2-V4lue");
+    seal_opens(&world, "after", "Hybrid-V4lue", &new);
+    seal_opens(&world, "after-old", "Classic-2-V4lue", &old);
     assert_eq!(world.wait_ready("before", "True")["reason"], "Unsealed");
     let status = world.wait_ready("after", "True");
     assert_eq!(status["reason"], "Unsealed");
