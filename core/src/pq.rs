@@ -167,9 +167,11 @@ impl HybridSecret {
             .chain(seed.as_slice())
             .finalize_xof()
             .read(expanded.as_mut());
-        let d = ml_kem::B32::try_from(&expanded[..32]).expect("32 bytes");
-        let z = ml_kem::B32::try_from(&expanded[32..64]).expect("32 bytes");
+        let mut d = ml_kem::B32::try_from(&expanded[..32]).expect("32 bytes");
+        let mut z = ml_kem::B32::try_from(&expanded[32..64]).expect("32 bytes");
         let (dk_m, ek_m) = MlKem768::generate_deterministic(&d, &z);
+        d.as_mut_slice().zeroize();
+        z.as_mut_slice().zeroize();
         let mut x = [0u8; 32];
         x.copy_from_slice(&expanded[64..]);
         let sk_x = StaticSecret::from(x);
