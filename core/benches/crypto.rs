@@ -197,7 +197,13 @@ fn print_ratios(dir: &Path) {
 
 fn main() {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        // target/release/deps/crypto-HASH: the target folder is three levels up.
+        || {
+            let exe = std::env::current_exe().expect("own path");
+            exe.ancestors()
+                .nth(3)
+                .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        },
         PathBuf::from,
     );
     let dir = target.join("criterion");

@@ -28,7 +28,10 @@ struct Vector<'a> {
 }
 
 fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    // Read at run time (cargo run sets it): a compiled-in path would name whichever checkout
+    // first built a shared target folder.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from("core"), PathBuf::from);
+    let dir = package.join("tests/vectors");
     let alice = identity(&dir, "alice");
     let bob = identity(&dir, "bob");
     let carol = identity(&dir, "carol");

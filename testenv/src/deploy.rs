@@ -2,14 +2,14 @@
 //! real, the standby's as a server-side dry run, and deploy/'s own namespaced Role copied into a
 //! test's controller namespace so each test can run its own controller with the same rules.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::control_plane::ControlPlane;
 use crate::process::wait_until;
 
-/// The repository's deploy/ folder.
+/// The repository's deploy/ folder (found at run time: [`crate::workspace_dir`]).
 pub fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+    crate::workspace_dir().join("deploy")
 }
 
 /// `kubectl kustomize deploy/overlays/REGION`.

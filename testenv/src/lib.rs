@@ -16,6 +16,30 @@ pub use kubectl::Kubectl;
 pub use process::{Process, free_port, http_get, wait_until};
 pub use suite::Test;
 
+/// The folder of the package whose tests or benches are running, read at run time: cargo runs
+/// them with `CARGO_MANIFEST_DIR` set (and from that folder). A path compiled in with `env!` would
+/// name whichever checkout first built a shared target folder, since cargo reuses artifacts across
+/// checkouts of the same sources.
+pub fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .expect("run by cargo, or from the package folder")
+}
+
+/// The workspace root: the nearest folder at or above [`package_dir`] whose Cargo.toml has a
+/// `[workspace]` table.
+pub fn workspace_dir() -> std::path::PathBuf {
+    let start = package_dir();
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|toml| toml.contains("[workspace]"))
+        })
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(start)
+}
+
 /// A binary built by this workspace (`ageseal`, `ageseal-controller`), from the target folder
 /// holding the running test. `cargo test --workspace` builds every binary before running tests.
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {

@@ -7,7 +7,7 @@ fn monitoring_files_use_only_real_metric_names() {
     metrics.failed("ScopeMismatch");
     metrics.unseal_seconds.observe(0.001);
     let exposed = metrics.encode();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring");
+    let dir = ageseal_testenv::workspace_dir().join("deploy/monitoring");
     let mut used = std::collections::BTreeSet::new();
     for file in ["alerts.yaml", "grafana-dashboard.json"] {
         let text = std::fs::read_to_string(dir.join(file)).expect("monitoring file");

@@ -2,15 +2,13 @@
 //! age decryption path `unseal` and the controller use, by the runner that
 //! `cargo run -p ageseal-core --example testkit -- DIR` prints from.
 
-use std::path::Path;
-
 #[path = "../../examples/testkit.rs"]
 #[allow(dead_code, missing_debug_implementations)]
 mod runner;
 
 #[test]
 fn every_vector_ageseal_reads_gives_the_expected_result() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/age-testkit");
+    let dir = crate::package_dir().join("tests/age-testkit");
     let report = runner::run(&dir).expect("the kit is readable");
     assert_eq!(report.failed, 0, "{}", report.text);
     assert_eq!(report.passed + report.skipped, 143, "{}", report.text);
@@ -27,7 +25,7 @@ fn every_vector_ageseal_reads_gives_the_expected_result() {
 
 #[test]
 fn every_binary_hybrid_vector_passes() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/age-testkit");
+    let dir = crate::package_dir().join("tests/age-testkit");
     let report = runner::run(&dir).expect("the kit is readable");
     let hybrid: Vec<String> = std::fs::read_dir(&dir)
         .expect("readable")

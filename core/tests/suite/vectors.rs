@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    crate::package_dir().join("tests/vectors")
 }
 
 fn fields(text: &str) -> BTreeMap<&str, &str> {
