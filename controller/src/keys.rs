@@ -124,10 +124,24 @@ impl KeyStore {
         self.current.read().map(|k| Arc::clone(&k)).unwrap_or_default()
     }
 
-    /// Replaces the key set.
+    /// Replaces the key set. The epoch changes only when the identities do: a reload that finds
+    /// the same keys (every key Secret event, a new leader publishing) keeps what reconcile
+    /// remembered under the old epoch valid.
     pub fn set(&self, mut keys: KeySet) {
         static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        keys.epoch = EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ids = |set: &KeySet| -> Vec<_> {
+            set.keyring
+                .identities()
+                .iter()
+                .map(|i| i.recipient().id())
+                .collect()
+        };
+        let current = self.get();
+        keys.epoch = if current.epoch != 0 && ids(&current) == ids(&keys) {
+            current.epoch
+        } else {
+            EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        };
         let loaded = !keys.keyring.is_empty();
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(keys);
@@ -455,4 +469,33 @@ pub async fn publish(api: &Api<ConfigMap>, keys: &KeySet, region: &str) -> Resul
     api.patch(RECIPIENTS_CONFIGMAP, &params, &Patch::Apply(&config_map))
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_epoch_moves_only_when_the_keys_do() {
+        let (a, b) = (Identity::generate(), Identity::generate_hybrid());
+        let store = KeyStore::default();
+        let set = |ids: &[&Identity]| KeySet {
+            keyring: Keyring::new(ids.iter().map(|i| (*i).clone())),
+            ..KeySet::default()
+        };
+        store.set(set(&[&a]));
+        let first = store.get().epoch;
+        assert_ne!(first, 0);
+        store.set(set(&[&a]));
+        assert_eq!(
+            store.get().epoch,
+            first,
+            "a reload of the same keys keeps the epoch"
+        );
+        store.set(set(&[&b, &a]));
+        let second = store.get().epoch;
+        assert_ne!(second, first, "a new key is a new epoch");
+        store.set(set(&[&b]));
+        assert_ne!(store.get().epoch, second, "a revoked key is a new epoch");
+    }
 }

@@ -43,6 +43,8 @@ pub struct Context {
     owned: Vec<Arc<OwnedVersions>>,
     failures: Mutex<HashMap<String, u32>>,
     written: Mutex<HashMap<String, Written>>,
+    /// False on a standby replica: reconcile only learns what stands (see [`Context::standby`]).
+    live: std::sync::atomic::AtomicBool,
 }
 
 /// What the last successful reconcile of an object wrote, to know when nothing can have changed:
@@ -83,7 +85,28 @@ impl Context {
             owned: Vec::new(),
             failures: Mutex::default(),
             written: Mutex::default(),
+            live: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// The same context for a standby replica (warm standby): reconcile opens values and
+    /// compares them with the Secret as the leader would, but writes nothing (no Secret, status
+    /// or Event). Where the Secret already holds the values and the object is Ready, it
+    /// remembers that, as after its own write; so once this replica leads
+    /// ([`Context::go_live`]), objects that did not change cost no work and failover is bounded
+    /// by the lease, not by reopening every value.
+    pub fn standby(self) -> Self {
+        self.live.store(false, std::sync::atomic::Ordering::SeqCst);
+        self
+    }
+
+    /// This replica now leads: reconciles write from here on.
+    pub fn go_live(&self) {
+        self.live.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_live(&self) -> bool {
+        self.live.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The same context reading the produced Secrets' versions from these watches, so a
@@ -103,13 +126,7 @@ impl Context {
         let Some(written) = memo.get(key) else {
             return false;
         };
-        let ready = obj.status.as_ref().is_some_and(|s| {
-            s.observed_generation == obj.meta().generation
-                && s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-        });
-        ready
+        ready_for_generation(obj)
             && Some(written.uid.as_str()) == obj.meta().uid.as_deref()
             && Some(written.generation) == obj.meta().generation
             && written.keys == keys
@@ -233,6 +250,12 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         .ok()
         .and_then(|d| d.key_id)
         .map(|id| id.to_string());
+    if !ctx.is_live() {
+        if let Ok(desired) = desired {
+            learn_standing(&ctx, &key, &obj, desired, epoch).await;
+        }
+        return Ok(Action::await_change());
+    }
     let outcome = match desired {
         Err(e) => Err(Failure {
             reason: e.reason,
@@ -273,6 +296,49 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
             })
         }
     }
+}
+
+/// On a standby: remembers `obj` as written when its Secret already holds exactly what the leader
+/// would write and its status says Ready for this generation. Reads only.
+async fn learn_standing(ctx: &Context, key: &str, obj: &SealedSecret, mut desired: Desired, keys: u64) {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let standing = match api.get_opt(&obj.name_any()).await {
+        Ok(Some(mut existing)) => {
+            let same = check_may_write(obj, &existing, &desired.secret).is_ok()
+                && up_to_date(&existing, &desired.secret);
+            let version = existing.resource_version();
+            ageseal_core::sealed_file::wipe(&mut existing);
+            version.filter(|_| same)
+        }
+        _ => None,
+    };
+    ageseal_core::sealed_file::wipe(&mut desired.secret);
+    if let (true, Some(secret_version), Some(uid), Some(generation)) = (
+        ready_for_generation(obj),
+        standing,
+        obj.meta().uid.clone(),
+        obj.meta().generation,
+    ) {
+        ctx.remember(
+            key,
+            Some(Written {
+                uid,
+                generation,
+                keys,
+                secret_version,
+            }),
+        );
+    }
+}
+
+/// The object's status says Ready for its current generation.
+fn ready_for_generation(obj: &SealedSecret) -> bool {
+    obj.status.as_ref().is_some_and(|s| {
+        s.observed_generation == obj.meta().generation
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
 }
 
 /// The object as the API server holds it now, sealed values included.

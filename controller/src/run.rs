@@ -143,22 +143,6 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let kms = Arc::new(AwsKms::new());
     let key_sync = Arc::new(KeySync::new(client.clone(), options.clone(), kms, health.clone()));
     tokio::spawn(key_sync.clone().watch());
-    if options.leader_election {
-        let api = Api::namespaced(client.clone(), &options.own_namespace);
-        lead(
-            LeaderElector::new(api, LEASE_NAME, &options.replica, LEASE_DURATION),
-            health.clone(),
-        )
-        .await;
-    } else {
-        health.leading.store(true, Ordering::SeqCst);
-    }
-    key_sync.ensure_first_key().await;
-    // Publish now that this replica leads: the ConfigMap may predate it.
-    key_sync.reload().await;
-    if let Some(period) = options.rotate_every {
-        tokio::spawn(key_sync.clone().rotate(period));
-    }
     let recorder = Announcer::new(client.clone(), "ageseal-controller", &options.replica);
     let policy = Policy::new(Some(&options.own_namespace), &options.allowed_secret_types);
     let scopes: Vec<_> = scopes
@@ -166,14 +150,24 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .map(|namespace| crate::watch::scope(&client, namespace.as_deref(), &health))
         .collect();
     let versions = scopes.iter().map(|scope| scope.versions.clone()).collect();
+    // Warm standby: until this replica leads (and has a key), reconcile only learns which
+    // objects' Secrets already stand; it writes nothing. Taking over then reconciles everything,
+    // and what stands costs no work.
     let ctx = Arc::new(
         Context::new(client.clone(), &options.region, keys, metrics, Some(recorder))
             .with_policy(policy)
-            .with_owned_versions(versions),
+            .with_owned_versions(versions)
+            .standby(),
     );
+    let (live_tx, live_rx) = tokio::sync::watch::channel(false);
     let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();
     tokio::spawn(forget_failures_of_gone_objects(ctx.clone(), stores));
     let runs = scopes.into_iter().map(|scope| {
+        let mut live = live_rx.clone();
+        let takeover = futures::stream::once(async move {
+            let _ = live.wait_for(|live| *live).await;
+        })
+        .chain(futures::stream::pending());
         // Bounded: unbounded, a cold start of N objects opened N connections to the API server
         // (hyper pools HTTP/1.1 connections, one per request in flight), each with its TLS
         // handshake and buffers: 2,000 objects meant 2,000 connections, most of the memory and
@@ -181,6 +175,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         Controller::for_stream(scope.sealed, scope.store)
             .with_config(controller::Config::default().concurrency(options.concurrency))
             .owns_stream(scope.owned)
+            .reconcile_all_on(takeover)
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
@@ -191,7 +186,35 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 }
             })
     });
-    futures::future::join_all(runs).await;
+    let mut controllers = tokio::spawn(futures::future::join_all(runs));
+
+    let take_over = async {
+        if options.leader_election {
+            let api = Api::namespaced(client.clone(), &options.own_namespace);
+            lead(
+                LeaderElector::new(api, LEASE_NAME, &options.replica, LEASE_DURATION),
+                health.clone(),
+            )
+            .await;
+        } else {
+            health.leading.store(true, Ordering::SeqCst);
+        }
+        key_sync.ensure_first_key().await;
+        // Publish now that this replica leads: the ConfigMap may predate it.
+        key_sync.reload().await;
+        if let Some(period) = options.rotate_every {
+            tokio::spawn(key_sync.clone().rotate(period));
+        }
+        ctx.go_live();
+        let _ = live_tx.send(true);
+        tracing::info!("reconciling every SealedSecret as the leader");
+    };
+    tokio::select! {
+        // A shutdown signal stops the controllers: a standby then exits without leading.
+        _ = &mut controllers => return Ok(()),
+        () = take_over => {}
+    }
+    let _ = controllers.await;
     Ok(())
 }
 
