@@ -24,6 +24,8 @@ use crate::watch::{OwnedVersions, lock};
 const RESYNC: Duration = Duration::from_secs(3600);
 const BACKOFF_START: Duration = Duration::from_secs(2);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// How soon a standby looks again at an object it could not check because no key was loaded.
+const STANDBY_RETRY: Duration = Duration::from_secs(2);
 
 /// Everything reconcile needs, shared by all reconciles.
 pub struct Context {
@@ -213,6 +215,10 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         return Ok(Action::requeue(RESYNC));
     }
     let epoch = keys.epoch;
+    if !ctx.is_live() && keys.keyring.is_empty() {
+        // A standby whose keys have not loaded yet: look again soon rather than learn nothing.
+        return Ok(Action::requeue(STANDBY_RETRY));
+    }
     // The cache holds no sealed values (crate::watch::trim): read the object whole.
     let obj = if obj.spec.encrypted_data.is_empty() {
         match whole(&ctx.client, &obj).await {
