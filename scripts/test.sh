@@ -23,6 +23,14 @@ install_debian() {
 
 # The age CLI is the interop peer: it must open what we seal and we must open what it writes.
 install_debian age
+# Debian's age (1.1.1) predates hybrid post-quantum recipients; typage (npm age-encryption, by
+# age's author) is the peer for those, run by Node.js, pinned by core/tests/typage's lock file.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || install_debian nodejs npm
+typage=core/tests/typage
+if ! cmp -s "$typage/package-lock.json" "$typage/node_modules/.ageseal-installed-lock" 2>/dev/null; then
+  echo "test.sh: installing typage (npm ci in $typage)"
+  (cd "$typage" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.ageseal-installed-lock)
+fi
 # kubectl makes the test input (kubectl create secret --dry-run=client); the machine image ships it.
 if ! command -v kubectl >/dev/null 2>&1; then
   install_debian kubectl || true

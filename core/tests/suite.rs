@@ -5,6 +5,7 @@ mod suite {
     pub mod age_cli;
     pub mod properties;
     pub mod testkit;
+    pub mod typage;
     pub mod vectors;
 }
 
