@@ -56,7 +56,11 @@ fn typage_opens_what_we_seal_to_hybrid_keys_and_we_open_what_it_encrypts() {
     let recipient: Recipient = their_recipient.parse().expect("typage's age1pq1 parses");
     assert!(recipient.is_hybrid());
     let parsed = Identity::parse(&their_identity).expect("typage's AGE-SECRET-KEY-PQ-1 parses");
-    assert_eq!(parsed.recipient(), &recipient, "same public key derived from the seed");
+    assert_eq!(
+        parsed.recipient(),
+        &recipient,
+        "same public key derived from the seed"
+    );
 
     // We seal to typage's key and one of ours; typage opens it and sees our envelope.
     let ours = Identity::generate_hybrid();
@@ -65,11 +69,20 @@ fn typage_opens_what_we_seal_to_hybrid_keys_and_we_open_what_it_encrypts() {
     assert_eq!(opened, encode(&binding, value).as_slice());
 
     // typage encrypts an envelope to our key; we open it, binding checked.
-    let file = typage(&["encrypt", &ours.recipient().to_string()], &encode(&binding, value));
-    assert!(file.windows(15).any(|w| w == b"mlkem768x25519 "), "a hybrid stanza");
+    let file = typage(
+        &["encrypt", &ours.recipient().to_string()],
+        &encode(&binding, value),
+    );
+    assert!(
+        file.windows(15).any(|w| w == b"mlkem768x25519 "),
+        "a hybrid stanza"
+    );
     let keyring = Keyring::new([Identity::generate_hybrid(), ours]);
     let got = unseal(&file, &keyring, &location, &[]).expect("opens");
     assert_eq!(got.as_slice(), value);
     let elsewhere = Location::new("payments", "cache", "password");
-    assert!(unseal(&file, &keyring, &elsewhere, &[]).is_err(), "the binding still holds");
+    assert!(
+        unseal(&file, &keyring, &elsewhere, &[]).is_err(),
+        "the binding still holds"
+    );
 }
