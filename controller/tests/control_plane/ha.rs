@@ -49,6 +49,33 @@ fn failover(plane: Arc<ControlPlane>) {
     );
 
     let (dead, standby) = if leader == "ha-a" { (0, 1) } else { (1, 0) };
+    // The standby is warm but silent: it has reconciled (read-only), and every Event about the
+    // object came from the leader.
+    let reconciles = wait_until("the standby to check the object", SOON, || {
+        let (_, metrics) = replicas[standby].get("/metrics")?;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("ageseal_reconciles_total "))
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|n| *n > 0.0)
+    });
+    assert!(reconciles > 0.0);
+    let events = world
+        .kubectl
+        .ok(&["get", "events", "-n", &world.tenant.apps, "-o", "json"], None);
+    let events: serde_json::Value = serde_json::from_str(&events).expect("JSON");
+    let instances: Vec<&str> = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["involvedObject"]["kind"] == "SealedSecret")
+        .filter_map(|e| e["reportingInstance"].as_str())
+        .collect();
+    assert!(!instances.is_empty(), "the leader announced the object: {events}");
+    assert!(
+        instances.iter().all(|i| *i == leader),
+        "only the leader reports Events, standby included: {instances:?}"
+    );
     let killed = Instant::now();
     replicas[dead].kill();
     world.apply(&world.seal("second", &[("password", "Ha-second-V4lue")], &key));
