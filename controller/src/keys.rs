@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ageseal_core::crd::{PublishedRecipients, RECIPIENTS_CONFIGMAP};
 use ageseal_core::wrapped::{PURPOSE_CONTROLLER, WrappedIdentity, context_for};
-use ageseal_core::{Identity, Keyring, parse_identity_file};
+use ageseal_core::{Identity, Keyring, parse_identity_file, pq};
 use ageseal_kms::{AwsKms, Kms, KmsError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -96,7 +96,8 @@ pub struct KeySet {
     pub impostors: Vec<String>,
     /// Key Secrets holding a plain identity, refused because `--kms-key-id` requires wrapped keys.
     pub refused_plain: Vec<String>,
-    /// Which key set this is: every [`KeyStore::set`] gives a new number (0: never set).
+    /// Which key set this is: [`KeyStore::set`] gives a new number when the identities change
+    /// (0: never set).
     pub epoch: u64,
 }
 
@@ -289,13 +290,29 @@ impl KeyKind {
         }
     }
 
-    /// The kind of a key Secret, from the public recipient it records.
+    /// The kind of a key Secret, from what it records: its public recipient, or for a key an
+    /// operator added by hand (docs/OPERATIONS.md) the identity itself, plain or KMS-wrapped (the
+    /// wrapped file names its recipient).
     fn of(secret: &Secret) -> KeyKind {
-        let hybrid = secret
-            .data
-            .as_ref()
-            .and_then(|data| data.get(RECIPIENT_DATA_KEY))
-            .is_some_and(|recipient| recipient.0.starts_with(b"age1pq1"));
+        let data = |key: &str| {
+            secret
+                .data
+                .as_ref()
+                .and_then(|data| data.get(key))
+                .map(|bytes| bytes.0.as_slice())
+        };
+        let starts = |bytes: &[u8], prefix: &str| {
+            bytes.trim_ascii_start().len() >= prefix.len()
+                && bytes.trim_ascii_start()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        };
+        let identity_line = |bytes: &[u8]| {
+            bytes
+                .split(|&b| b == b'\n')
+                .any(|line| starts(line, pq::IDENTITY_PREFIX) || starts(line, "recipient: age1pq1"))
+        };
+        let hybrid = data(RECIPIENT_DATA_KEY).is_some_and(|r| starts(r, pq::RECIPIENT_PREFIX))
+            || data(IDENTITY_DATA_KEY).is_some_and(identity_line)
+            || data(WRAPPED_DATA_KEY).is_some_and(identity_line);
         if hybrid { KeyKind::Hybrid } else { KeyKind::X25519 }
     }
 }
@@ -365,10 +382,11 @@ pub async fn ensure_active_key<K: Kms>(
     period: u64,
     kind: KeyKind,
 ) -> Result<bool, KeyError> {
-    let existing = api.list(&key_selector()).await?;
-    let active_of_kind = |s: &Secret| is_key(s) && is_active(s) && KeyKind::of(s) == kind;
-    if let Some(current) = existing.items.iter().find(|s| active_of_kind(s)) {
-        retire_others(api, &current.name_any(), &existing.items).await?;
+    let other_kind = |s: &Secret| KeyKind::of(s) != kind;
+    let existing = api.list(&key_selector()).await?.items;
+    let active_of_kind = |s: &Secret| is_key(s) && is_active(s) && !other_kind(s);
+    if existing.iter().any(active_of_kind) {
+        retire(api, &existing, other_kind).await?;
         return Ok(false);
     }
     let name = key_name(period, kind);
@@ -378,18 +396,22 @@ pub async fn ensure_active_key<K: Kms>(
     if !secrets.iter().any(|s| s.name_any() == name && active_of_kind(s)) {
         return Err(KeyError::NameTaken(name));
     }
-    retire_others(api, &name, &secrets).await?;
+    retire(api, &secrets, other_kind).await?;
     Ok(created)
 }
 
-/// Labels every active key but `current` retired.
-async fn retire_others(api: &Api<Secret>, current: &str, secrets: &[Secret]) -> Result<(), KeyError> {
+/// Labels retired every active key among `secrets` that `retired` selects.
+async fn retire(
+    api: &Api<Secret>,
+    secrets: &[Secret],
+    retired: impl Fn(&Secret) -> bool,
+) -> Result<(), KeyError> {
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
     for secret in secrets {
-        if is_key(secret) && is_active(secret) && secret.name_any() != current {
+        if is_key(secret) && is_active(secret) && retired(secret) {
             let patch = serde_json::json!({"metadata": {"labels": {KEY_LABEL: "retired"}}});
             api.patch(&secret.name_any(), &params, &Patch::Merge(&patch))
                 .await?;
@@ -417,7 +439,7 @@ pub async fn rotate<K: Kms>(
     if !genuine {
         return Err(KeyError::NameTaken(current));
     }
-    retire_others(api, &current, &secrets).await?;
+    retire(api, &secrets, |s| s.name_any() != current).await?;
     Ok(created)
 }
 
@@ -474,6 +496,27 @@ pub async fn publish(api: &Api<ConfigMap>, keys: &KeySet, region: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_secret_tells_its_kind_also_without_a_recipient_entry() {
+        let secret = |key: &str, value: String| Secret {
+            data: Some(BTreeMap::from([(key.to_owned(), ByteString(value.into_bytes()))])),
+            ..Secret::default()
+        };
+        let (x, pq) = (Identity::generate(), Identity::generate_hybrid());
+        let file = |i: &Identity| i.to_identity_file("2026-01-01T00:00:00Z").to_string();
+        assert_eq!(
+            KeyKind::of(&secret(IDENTITY_DATA_KEY, file(&pq))),
+            KeyKind::Hybrid
+        );
+        assert_eq!(KeyKind::of(&secret(IDENTITY_DATA_KEY, file(&x))), KeyKind::X25519);
+        assert_eq!(
+            KeyKind::of(&secret(RECIPIENT_DATA_KEY, pq.recipient().to_string())),
+            KeyKind::Hybrid
+        );
+        let wrapped = format!("kms-key: arn\nrecipient: {}\n", pq.recipient());
+        assert_eq!(KeyKind::of(&secret(WRAPPED_DATA_KEY, wrapped)), KeyKind::Hybrid);
+    }
 
     #[test]
     fn the_epoch_moves_only_when_the_keys_do() {

@@ -144,7 +144,7 @@ impl FromStr for Recipient {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if s.starts_with("age1pq1") {
+        if s.starts_with(crate::pq::RECIPIENT_PREFIX) {
             return HybridPublic::parse(s).map(Self::from_hybrid);
         }
         let public = bech32_decode(
@@ -231,14 +231,14 @@ impl Identity {
     /// Parses one `AGE-SECRET-KEY-1...` or `AGE-SECRET-KEY-PQ-1...` line.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
         let s = s.trim();
-        let hybrid_prefix = "AGE-SECRET-KEY-PQ-1";
-        if s.get(..hybrid_prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(hybrid_prefix))
+        let prefix = crate::pq::IDENTITY_PREFIX;
+        if s.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
         {
             return HybridSecret::parse(s).map(Self::from_hybrid);
         }
         let bytes = bech32_decode(
-            s.trim(),
+            s,
             |_| KeyError::MalformedIdentity,
             |hrp| {
                 (hrp.as_str().eq_ignore_ascii_case(SECRET_KEY_HRP))
@@ -304,27 +304,25 @@ fn unwrap_x25519(
     public: &PublicKey,
     stanza: &Stanza,
 ) -> Option<Result<FileKey, age::DecryptError>> {
-    {
-        if stanza.tag != X25519_TAG {
-            return None;
-        }
-        let Some(share) = canonical_share(stanza) else {
-            return Some(Err(age::DecryptError::InvalidHeader));
-        };
-        let ephemeral = PublicKey::from(share);
-        let shared = secret.diffie_hellman(&ephemeral);
-        if !shared.was_contributory() {
-            return Some(Err(age::DecryptError::InvalidHeader));
-        }
-        let mut salt = [0u8; 64];
-        salt[..32].copy_from_slice(ephemeral.as_bytes());
-        salt[32..].copy_from_slice(public.as_bytes());
-        let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_bytes()));
-        // A failure here only means "not this identity": stanzas are anonymous.
-        let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
-        let plain = Zeroizing::new(plain);
-        Some(Ok(FileKey::init_with_mut(|key| key.copy_from_slice(&plain))))
+    if stanza.tag != X25519_TAG {
+        return None;
     }
+    let Some(share) = canonical_share(stanza) else {
+        return Some(Err(age::DecryptError::InvalidHeader));
+    };
+    let ephemeral = PublicKey::from(share);
+    let shared = secret.diffie_hellman(&ephemeral);
+    if !shared.was_contributory() {
+        return Some(Err(age::DecryptError::InvalidHeader));
+    }
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(ephemeral.as_bytes());
+    salt[32..].copy_from_slice(public.as_bytes());
+    let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_bytes()));
+    // A failure here only means "not this identity": stanzas are anonymous.
+    let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
+    let plain = Zeroizing::new(plain);
+    Some(Ok(FileKey::init_with_mut(|key| key.copy_from_slice(&plain))))
 }
 
 /// The ephemeral share of a canonical X25519 stanza (one unpadded base64 argument, 32-byte body).

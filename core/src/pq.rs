@@ -33,8 +33,12 @@ pub const HYBRID_TAG: &str = "mlkem768x25519";
 const INFO: &[u8] = b"age-encryption.org/mlkem768x25519";
 /// X-Wing's combiner label, `\.//^\`.
 const XWING_LABEL: &[u8] = b"\\.//^\\";
-pub(crate) const RECIPIENT_HRP: &str = "age1pq";
-pub(crate) const IDENTITY_HRP: &str = "AGE-SECRET-KEY-PQ-";
+const RECIPIENT_HRP: &str = "age1pq";
+const IDENTITY_HRP: &str = "AGE-SECRET-KEY-PQ-";
+/// How every hybrid recipient string starts (HRP and Bech32 separator).
+pub const RECIPIENT_PREFIX: &str = "age1pq1";
+/// How every hybrid identity string starts, in the upper case age writes it.
+pub const IDENTITY_PREFIX: &str = "AGE-SECRET-KEY-PQ-1";
 /// The label age gives post-quantum stanzas: they must not be mixed with classic ones.
 const PQ_LABEL: &str = "postquantum";
 
@@ -47,7 +51,7 @@ type EncSize = typenum::Sum<typenum::U1024, typenum::U96>;
 const ML_KEM_EK_LEN: usize = 1184;
 const ML_KEM_CT_LEN: usize = 1088;
 /// Bytes of a hybrid public key.
-pub const PUBLIC_KEY_LEN: usize = ML_KEM_EK_LEN + 32;
+const PUBLIC_KEY_LEN: usize = ML_KEM_EK_LEN + 32;
 const ENC_LEN: usize = ML_KEM_CT_LEN + 32;
 /// Unpadded base64 of the 1,120-byte encapsulated key.
 const ENC_B64_LEN: usize = (ENC_LEN * 4).div_ceil(3);
@@ -422,13 +426,13 @@ mod tests {
         let secret = HybridSecret::generate();
         let encoded = secret.encode();
         assert!(
-            encoded.starts_with("AGE-SECRET-KEY-PQ-1"),
+            encoded.starts_with(IDENTITY_PREFIX),
             "upper case like age-keygen -pq"
         );
         let parsed = HybridSecret::parse(&encoded).expect("parses");
         assert_eq!(parsed.public(), secret.public());
         let public = secret.public().encode();
-        assert!(public.starts_with("age1pq1"));
+        assert!(public.starts_with(RECIPIENT_PREFIX));
         assert_eq!(HybridPublic::parse(&public).expect("parses"), *secret.public());
     }
 

@@ -122,7 +122,7 @@ fn racing_replicas(plane: Arc<ControlPlane>) {
 
 fn key_added_later(plane: Arc<ControlPlane>) {
     let world = World::new(plane, "later");
-    let controller = world.default_controller();
+    let mut controller = world.default_controller();
     let first = controller.recipients();
     // An operator adds a key by hand, as docs/OPERATIONS.md says: type, field manager, label.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -168,6 +168,17 @@ fn key_added_later(plane: Arc<ControlPlane>) {
     );
     world.apply(&world.seal("db", &[("password", "Later-value")], &recipient));
     world.wait_value("db", "password", "Later-value");
+    // A restart with two active keys keeps both: making sure a key exists retires nothing of
+    // the same type.
+    controller.terminate();
+    drop(controller);
+    let restarted = world.default_controller();
+    let states: Vec<(String, String)> = key_secrets(&world).into_iter().map(|k| (k.0, k.1)).collect();
+    assert!(
+        states.iter().all(|(_, state)| state == "active") && states.len() == 2,
+        "{states:?}"
+    );
+    assert_eq!(restarted.recipients().first(), Some(&recipient));
 }
 
 fn rotation(plane: Arc<ControlPlane>) {
