@@ -1,4 +1,5 @@
-//! The `ageseal` command: seal, unseal, verify, rekey, keygen, region and completions.
+//! The `ageseal` command: seal, unseal, verify, rekey, keygen, region, recovery, edit, status,
+//! import and completions.
 
 pub mod args;
 mod bitnami;

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+
 use ageseal_core::crd::{
     BITNAMI_MANAGED_ANNOTATION, Condition, MANAGED_ANNOTATION, SealedSecret, SealedSecretStatus, spec_hash,
 };
@@ -18,7 +20,7 @@ use crate::events::Announcer;
 use crate::keys::{FIELD_MANAGER, KeyStore};
 use crate::metrics::Metrics;
 use crate::secret::{Desired, Policy, desired_secret};
-use crate::watch::{OwnedVersions, lock};
+use crate::watch::{OwnedVersions, lock, object_key};
 
 /// Resync period for objects that are Ready (watches catch every real change sooner).
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -46,7 +48,7 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     written: Mutex<HashMap<String, Written>>,
     /// False on a standby replica: reconcile only learns what stands (see [`Context::standby`]).
-    live: std::sync::atomic::AtomicBool,
+    live: tokio::sync::watch::Sender<bool>,
 }
 
 /// What the last successful reconcile of an object wrote, to know when nothing can have changed:
@@ -87,7 +89,7 @@ impl Context {
             owned: Vec::new(),
             failures: Mutex::default(),
             written: Mutex::default(),
-            live: std::sync::atomic::AtomicBool::new(true),
+            live: tokio::sync::watch::channel(true).0,
         }
     }
 
@@ -98,17 +100,27 @@ impl Context {
     /// ([`Context::go_live`]), objects that did not change cost no work and failover is bounded
     /// by the lease, not by reopening every value.
     pub fn standby(self) -> Self {
-        self.live.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.live.send_replace(false);
         self
     }
 
-    /// This replica now leads: reconciles write from here on.
+    /// This replica now leads: reconciles write from here on, and [`Context::takeover`] fires.
     pub fn go_live(&self) {
-        self.live.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.live.send_replace(true);
     }
 
     fn is_live(&self) -> bool {
-        self.live.load(std::sync::atomic::Ordering::SeqCst)
+        *self.live.borrow()
+    }
+
+    /// Yields once when this replica goes live (at once if it is), then never again: the
+    /// controller's trigger to reconcile every object as the leader.
+    pub fn takeover(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+        let mut live = self.live.subscribe();
+        futures::stream::once(async move {
+            let _ = live.wait_for(|live| *live).await;
+        })
+        .chain(futures::stream::pending())
     }
 
     /// The same context reading the produced Secrets' versions from these watches, so a
@@ -209,7 +221,7 @@ pub fn describe_api_error(what: &str, err: &kube::Error) -> String {
 pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     ctx.metrics.reconciles.inc();
     let keys = ctx.keys.get();
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let key = object_key(obj.as_ref());
     if ctx.unchanged(&key, &obj, keys.epoch) {
         // Triggered by the controller's own write of the Secret, or by the resync: nothing to do.
         return Ok(Action::requeue(RESYNC));
@@ -307,19 +319,9 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
 /// On a standby: remembers `obj` as written when its Secret already holds exactly what the leader
 /// would write and its status says Ready for this generation. Reads only.
 async fn learn_standing(ctx: &Context, key: &str, obj: &SealedSecret, mut desired: Desired, keys: u64) {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let standing = match api.get_opt(&obj.name_any()).await {
-        Ok(Some(mut existing)) => {
-            let same = check_may_write(obj, &existing, &desired.secret).is_ok()
-                && up_to_date(&existing, &desired.secret);
-            let version = existing.resource_version();
-            ageseal_core::sealed_file::wipe(&mut existing);
-            version.filter(|_| same)
-        }
-        _ => None,
-    };
+    let standing = standing(&ctx.client, obj, &desired).await;
     ageseal_core::sealed_file::wipe(&mut desired.secret);
-    if let (true, Some(secret_version), Some(uid), Some(generation)) = (
+    if let (true, Ok(Some(secret_version)), Some(uid), Some(generation)) = (
         ready_for_generation(obj),
         standing,
         obj.meta().uid.clone(),
@@ -359,7 +361,7 @@ async fn whole(client: &Client, obj: &SealedSecret) -> Result<Option<SealedSecre
 
 /// Capped exponential backoff per object, retried forever.
 pub fn error_policy(obj: Arc<SealedSecret>, _err: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let key = object_key(obj.as_ref());
     Action::requeue(backoff(ctx.failure_count(&key, false)))
 }
 
@@ -368,6 +370,24 @@ pub fn backoff(n: u32) -> Duration {
     BACKOFF_START
         .saturating_mul(2u32.saturating_pow(n.saturating_sub(1)))
         .min(BACKOFF_CAP)
+}
+
+/// The resourceVersion of the Secret when it already holds exactly `desired`; `None` when it
+/// is missing or differs; an error when the controller may not write it at all.
+async fn standing(client: &Client, obj: &SealedSecret, desired: &Desired) -> Result<Option<String>, Failure> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    let existing = api
+        .get_opt(&obj.name_any())
+        .await
+        .map_err(|e| api_failure("reading the Secret", &e))?;
+    let Some(mut existing) = existing else {
+        return Ok(None);
+    };
+    let verdict =
+        check_may_write(obj, &existing, &desired.secret).map(|()| up_to_date(&existing, &desired.secret));
+    ageseal_core::sealed_file::wipe(&mut existing);
+    let same = verdict?;
+    Ok(existing.resource_version().filter(|_| same))
 }
 
 /// Writes the Secret if it differs; gives the resourceVersion it is left at.
@@ -386,24 +406,13 @@ async fn write_secret(
     obj: &SealedSecret,
     desired: &Desired,
 ) -> Result<Option<String>, Failure> {
-    let namespace = obj.namespace().unwrap_or_default();
-    let name = obj.name_any();
-    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|e| api_failure("reading the Secret", &e))?;
-    if let Some(mut existing) = existing {
-        let verdict =
-            check_may_write(obj, &existing, &desired.secret).map(|()| up_to_date(&existing, &desired.secret));
-        ageseal_core::sealed_file::wipe(&mut existing);
-        if verdict? {
-            return Ok(existing.resource_version());
-        }
+    if let Some(version) = standing(client, obj, desired).await? {
+        return Ok(Some(version));
     }
+    let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut applied = api
-        .patch(&name, &params, &Patch::Apply(&desired.secret))
+        .patch(&obj.name_any(), &params, &Patch::Apply(&desired.secret))
         .await
         .map_err(|e| api_failure("applying the Secret", &e))?;
     ageseal_core::sealed_file::wipe(&mut applied);

@@ -159,15 +159,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             .with_owned_versions(versions)
             .standby(),
     );
-    let (live_tx, live_rx) = tokio::sync::watch::channel(false);
     let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();
     tokio::spawn(forget_failures_of_gone_objects(ctx.clone(), stores));
     let runs = scopes.into_iter().map(|scope| {
-        let mut live = live_rx.clone();
-        let takeover = futures::stream::once(async move {
-            let _ = live.wait_for(|live| *live).await;
-        })
-        .chain(futures::stream::pending());
         // Bounded: unbounded, a cold start of N objects opened N connections to the API server
         // (hyper pools HTTP/1.1 connections, one per request in flight), each with its TLS
         // handshake and buffers: 2,000 objects meant 2,000 connections, most of the memory and
@@ -175,7 +169,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         Controller::for_stream(scope.sealed, scope.store)
             .with_config(controller::Config::default().concurrency(options.concurrency))
             .owns_stream(scope.owned)
-            .reconcile_all_on(takeover)
+            .reconcile_all_on(ctx.takeover())
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|result| async move {
@@ -206,7 +200,6 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             tokio::spawn(key_sync.clone().rotate(period));
         }
         ctx.go_live();
-        let _ = live_tx.send(true);
         tracing::info!("reconciling every SealedSecret as the leader");
     };
     tokio::select! {

@@ -5,9 +5,7 @@
 //! and shown on `/readyz` until it recovers, never silent.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ageseal_core::crd::{LAST_APPLIED_ANNOTATION, SealedSecret};
@@ -53,10 +51,7 @@ impl OwnedVersions {
     /// Follows one watch event.
     pub fn follow(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
         let entry = |secret: &PartialObjectMeta<Secret>| {
-            (
-                format!("{}/{}", secret.namespace().unwrap_or_default(), secret.name_any()),
-                secret.resource_version().unwrap_or_default(),
-            )
+            (object_key(secret), secret.resource_version().unwrap_or_default())
         };
         match event {
             watcher::Event::Init => *lock(&self.listing) = Some(HashMap::new()),
@@ -80,6 +75,12 @@ impl OwnedVersions {
             }
         }
     }
+}
+
+/// `namespace/name`: how the controller's maps (retry counts, memo, produced Secrets) name an
+/// object, so a SealedSecret and the Secret it produced share a key.
+pub(crate) fn object_key<K: kube::Resource>(object: &K) -> String {
+    format!("{}/{}", object.namespace().unwrap_or_default(), object.name_any())
 }
 
 /// A mutex's guard, also after a panic elsewhere poisoned it (the maps stay usable).

@@ -45,8 +45,8 @@ pub mod limits {
     /// it was crafted. Counted from the headers before any pair is tried.
     pub const MAX_TRIALS_PER_OBJECT: usize = 8192;
     /// What one hybrid (`mlkem768x25519`) trial counts against [`MAX_TRIALS_PER_OBJECT`]: one
-    /// ML-KEM-768 decapsulation plus one X25519 DH, measured at under twice an X25519 trial
-    /// (core/benches/README.md).
+    /// ML-KEM-768 decapsulation plus one X25519 DH, measured at about twice an X25519 trial
+    /// (1.99x, core/benches/README.md).
     pub const HYBRID_TRIAL_COST: usize = 2;
     /// Largest `encryptedData` entry in base64 characters.
     pub const MAX_SEALED_BASE64: usize = MAX_SEALED_BYTES.div_ceil(3) * 4;

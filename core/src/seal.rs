@@ -35,7 +35,7 @@ pub enum SealError {
         "cannot seal to hybrid post-quantum (age1pq1...) and X25519 (age1...) recipients together: the X25519 stanza would undo the post-quantum protection"
     )]
     MixedRecipients,
-    /// age itself refused (not expected with X25519 recipients).
+    /// age itself refused (not expected with ageseal's recipient types).
     #[error("age could not encrypt: {0}")]
     Age(String),
 }
@@ -513,9 +513,8 @@ mod tests {
     #[test]
     fn a_stanza_without_its_final_short_line_is_refused() {
         let (identities, recipients, location, binding) = setup(1);
-        let sealed = seal(b"v", &binding, &recipients).expect("seals");
-        let text = sealed.clone();
-        // Drop the X25519 stanza's (short) body line: the MAC line then follows the stanza line.
+        let text = seal(b"v", &binding, &recipients).expect("seals");
+        // Drop the X25519 stanza's (short) body line: the next stanza line then follows it.
         let start = AGE_V1_LINE.len();
         let first_end = start + text[start..].iter().position(|&b| b == b'\n').expect("line") + 1;
         let body_end = first_end + text[first_end..].iter().position(|&b| b == b'\n').expect("line") + 1;

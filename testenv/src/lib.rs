@@ -40,6 +40,30 @@ pub fn workspace_dir() -> std::path::PathBuf {
         .unwrap_or(start)
 }
 
+/// `f(i)` for every `i` in `range`, spread over every core (benches seal thousands of objects
+/// this way), in no particular order.
+pub fn on_all_cores<T: Send>(range: std::ops::Range<usize>, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = range.clone();
+                scope.spawn(move || {
+                    (range.start + t..range.end)
+                        .step_by(threads)
+                        .map(f)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().expect("a worker panicked"))
+            .collect()
+    })
+}
+
 /// A binary built by this workspace (`ageseal`, `ageseal-controller`), from the target folder
 /// holding the running test. `cargo test --workspace` builds every binary before running tests.
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
@@ -55,4 +79,15 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
         "{name} is not built next to {}: run `cargo build -p {name}` first (cargo test --workspace builds it)",
         exe.display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn on_all_cores_maps_every_index_once() {
+        let mut got = super::on_all_cores(3..40, |i| i * 2);
+        got.sort_unstable();
+        assert_eq!(got, (3..40).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(super::on_all_cores(5..5, |i| i).is_empty());
+    }
 }

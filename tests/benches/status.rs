@@ -132,24 +132,7 @@ fn main() {
     let mut made = 0;
     let mut rows = Vec::new();
     for n in sizes {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let objects: Vec<SealedSecret> = std::thread::scope(|scope| {
-            let parts: Vec<_> = (0..threads)
-                .map(|t| {
-                    let recipients = &recipients;
-                    scope.spawn(move || {
-                        (made + t..n)
-                            .step_by(threads)
-                            .map(|i| sealed(i, recipients))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|p| p.join().expect("sealing"))
-                .collect()
-        });
+        let objects: Vec<SealedSecret> = ageseal_testenv::on_all_cores(made..n, |i| sealed(i, &recipients));
         for object in &objects {
             let name = object.metadata.name.as_deref().expect("named");
             let yaml = serde_yaml::to_string(object).expect("YAML");

@@ -187,7 +187,7 @@ fn bitnami_file(
                     Err(e) => {
                         problems.push(Problem {
                             place: format!("{} ({})", shown(path), object_name(value)),
-                            why: e.to_string(),
+                            why: format!("{e} (hint: {})", e.hint()),
                         });
                         Ok(None)
                     }
@@ -380,7 +380,7 @@ fn sops_file(
             Ok(object) => sealed.push(object),
             Err(e) => problems.push(Problem {
                 place: shown(path),
-                why: e.to_string(),
+                why: format!("{e} (hint: {})", e.hint()),
             }),
         }
     }

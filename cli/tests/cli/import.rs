@@ -71,30 +71,41 @@ fn unsealed(repo: &Repo, rel: &str, key: &str) -> String {
     stdout(&out)
 }
 
-#[test]
-fn bitnami_sealed_secrets_become_ageseal_ones_that_open_in_every_region() {
+/// A scratch repository with these Bitnami fixture files under apps/, the fixtures folder (kept
+/// alive by the caller) and the path of the controller's key Secrets there.
+fn repo_with_bitnami(files: &[&str]) -> (Repo, tempfile::TempDir, String) {
     let repo = Repo::new();
     let fixtures = tempfile::tempdir().expect("tempdir");
     bitnami_fixtures(fixtures.path());
     std::fs::create_dir_all(repo.path("apps")).expect("apps");
-    for file in ["db.yaml", "shared.yaml", "global.yaml"] {
+    for file in files {
         std::fs::copy(fixtures.path().join(file), repo.path(&format!("apps/{file}"))).expect("copied");
     }
-    let before = repo.read("apps/db.yaml");
     let keys = fixtures.path().join("keys.yaml").display().to_string();
+    (repo, fixtures, keys)
+}
+
+/// `ageseal import apps --from sealed-secrets --private-key KEYS [EXTRA...]` in `repo`.
+fn import_bitnami(repo: &Repo, keys: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        "apps",
+        "--from",
+        "sealed-secrets",
+        "--private-key",
+        keys,
+    ];
+    args.extend(extra);
+    repo.run(&args, "")
+}
+
+#[test]
+fn bitnami_sealed_secrets_become_ageseal_ones_that_open_in_every_region() {
+    let (repo, fixtures, keys) = repo_with_bitnami(&["db.yaml", "shared.yaml", "global.yaml"]);
+    let before = repo.read("apps/db.yaml");
 
     // Without --in-place: the converted documents on stdout, files untouched.
-    let out = repo.run(
-        &[
-            "import",
-            "apps",
-            "--from",
-            "sealed-secrets",
-            "--private-key",
-            &keys,
-        ],
-        "",
-    );
+    let out = import_bitnami(&repo, &keys, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out).matches("kind: SealedSecret").count(),
@@ -107,18 +118,7 @@ fn bitnami_sealed_secrets_become_ageseal_ones_that_open_in_every_region() {
 
     // --in-place, with the PEM key this time.
     let pem = fixtures.path().join("key.pem").display().to_string();
-    let out = repo.run(
-        &[
-            "import",
-            "apps",
-            "--from",
-            "sealed-secrets",
-            "--private-key",
-            &pem,
-            "--in-place",
-        ],
-        "",
-    );
+    let out = import_bitnami(&repo, &pem, &["--in-place"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let db = repo.read("apps/db.yaml");
     assert!(
@@ -166,29 +166,11 @@ fn bitnami_sealed_secrets_become_ageseal_ones_that_open_in_every_region() {
 
 #[test]
 fn bitnami_objects_that_cannot_be_carried_over_are_refused_and_nothing_is_written() {
-    let repo = Repo::new();
-    let fixtures = tempfile::tempdir().expect("tempdir");
-    bitnami_fixtures(fixtures.path());
-    std::fs::create_dir_all(repo.path("apps")).expect("apps");
-    for file in ["db.yaml", "moved.yaml", "foreign.yaml"] {
-        std::fs::copy(fixtures.path().join(file), repo.path(&format!("apps/{file}"))).expect("copied");
-    }
+    let (repo, _fixtures, keys) = repo_with_bitnami(&["db.yaml", "moved.yaml", "foreign.yaml"]);
     let templated = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: tpl, namespace: payments}\nspec:\n  encryptedData: {}\n  template:\n    data:\n      url: 'postgres://{{ index . \"password\" }}@db'\n";
     repo.write("apps/tpl.yaml", templated);
     let before = repo.read("apps/db.yaml");
-    let keys = fixtures.path().join("keys.yaml").display().to_string();
-    let out = repo.run(
-        &[
-            "import",
-            "apps",
-            "--from",
-            "sealed-secrets",
-            "--private-key",
-            &keys,
-            "--in-place",
-        ],
-        "",
-    );
+    let out = import_bitnami(&repo, &keys, &["--in-place"]);
     assert_fails(&out, 3, "nothing was written");
     let err = stderr(&out);
     assert!(
@@ -217,17 +199,7 @@ fn bitnami_objects_that_cannot_be_carried_over_are_refused_and_nothing_is_writte
         "../keys/bad.pem",
         "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n",
     );
-    let out = repo.run(
-        &[
-            "import",
-            "apps",
-            "--from",
-            "sealed-secrets",
-            "--private-key",
-            "../keys/bad.pem",
-        ],
-        "",
-    );
+    let out = import_bitnami(&repo, "../keys/bad.pem", &[]);
     assert_fails(&out, 3, "does not parse");
     assert!(!stderr(&out).contains("bm90IGEga2V5"));
     let out = repo.run(&["import", "apps", "--from", "sealed-secrets"], "");

@@ -161,25 +161,9 @@ impl World {
     }
 
     fn create_objects(&self) {
-        let n = self.n;
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let recipients = &self.recipients;
-        let objects: Vec<SealedSecret> = std::thread::scope(|scope| {
-            let parts: Vec<_> = (0..threads)
-                .map(|t| {
-                    scope.spawn(move || {
-                        (t..n)
-                            .step_by(threads)
-                            .map(|i| sealed(i, &format!("pw-{i}"), recipients))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|p| p.join().expect("sealing"))
-                .collect()
-        });
+        let objects: Vec<SealedSecret> =
+            ageseal_testenv::on_all_cores(0..self.n, |i| sealed(i, &format!("pw-{i}"), recipients));
         let client = self.client.clone();
         self.runtime.block_on(async move {
             futures::stream::iter(objects)

@@ -329,11 +329,7 @@ async fn retry_counts_of_objects_that_went_away_are_forgotten() {
 
 #[tokio::test]
 async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
-    use ageseal_controller::keys::KeyStore;
-    use ageseal_controller::metrics::Metrics;
-    use ageseal_controller::reconcile::Context;
     use ageseal_controller::watch::OwnedVersions;
-    use ageseal_core::Keyring;
     use k8s_openapi::ByteString;
     use kube::api::{Patch, PatchParams};
     use kube::core::PartialObjectMetaExt;
@@ -342,18 +338,7 @@ async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
     let east = Identity::generate();
     let client = fake(None).await;
     let versions = Arc::new(OwnedVersions::default());
-    let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            "us-east-1",
-            Arc::new(KeyStore::holding(Keyring::new([east.clone()]))),
-            Arc::new(Metrics::default()),
-            None,
-        )
-        .with_owned_versions(vec![versions.clone()]),
-    );
-    // What the watch of produced Secrets would report.
-    let seen = |secret: &Secret| Event::Apply(secret.metadata.clone().into_response_partial::<Secret>());
+    let ctx = Arc::new(memo_context(&client, &[&east], &versions));
     let obj = create(&client, &sealed("db", NS, &[("password", "right")], &[&east])).await;
     reconcile(obj.clone(), ctx.clone()).await.expect("ready");
     versions.follow(&seen(&secret(&client, NS, "db").await.expect("made")));
@@ -430,15 +415,9 @@ async fn the_cache_holds_no_sealed_values_and_reconcile_reads_them_whole() {
 
 #[tokio::test]
 async fn a_standby_learns_what_stands_without_writing_then_takes_over_without_reopening() {
-    use ageseal_controller::keys::KeyStore;
-    use ageseal_controller::metrics::Metrics;
-    use ageseal_controller::reconcile::Context;
     use ageseal_controller::watch::OwnedVersions;
-    use ageseal_core::Keyring;
     use k8s_openapi::ByteString;
     use kube::api::{Patch, PatchParams};
-    use kube::core::PartialObjectMetaExt;
-    use kube::runtime::watcher::Event;
 
     let east = Identity::generate();
     let client = fake(None).await;
@@ -450,21 +429,9 @@ async fn a_standby_learns_what_stands_without_writing_then_takes_over_without_re
     let api_obj = create(&client, &sealed("api", NS, &[("token", "t0ken")], &[&east])).await;
 
     let versions = Arc::new(OwnedVersions::default());
-    let standby = Arc::new(
-        Context::new(
-            client.clone(),
-            "us-east-1",
-            Arc::new(KeyStore::holding(Keyring::new([east.clone()]))),
-            Arc::new(Metrics::default()),
-            None,
-        )
-        .with_owned_versions(vec![versions.clone()])
-        .standby(),
-    );
+    let standby = Arc::new(memo_context(&client, &[&east], &versions).standby());
     let made = secret(&client, NS, "db").await.expect("made");
-    versions.follow(&Event::Apply(
-        made.metadata.clone().into_response_partial::<Secret>(),
-    ));
+    versions.follow(&seen(&made));
     let db_before = fresh(&client, &db).await;
     reconcile(db_before.clone(), standby.clone())
         .await

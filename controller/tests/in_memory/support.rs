@@ -7,13 +7,17 @@ use std::sync::{Arc, Mutex};
 use ageseal_controller::keys::KeyStore;
 use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::Context;
+use ageseal_controller::watch::OwnedVersions;
 use ageseal_core::config::NamedRecipient;
 use ageseal_core::crd::SealedSecret;
 use ageseal_core::manifest::{SealOptions, parse_secrets, seal_secret};
 use ageseal_core::{Identity, Keyring};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::PartialObjectMeta;
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMetaExt;
+use kube::runtime::watcher::Event;
 use kube::{Api, Client, ResourceExt};
 use kube_fake_client::{ClientBuilder, interceptor};
 
@@ -60,6 +64,24 @@ pub fn context_with(client: &Client, store: Arc<KeyStore>) -> Arc<Context> {
 pub fn context(client: &Client, identities: &[&Identity]) -> Arc<Context> {
     let keyring = Keyring::new(identities.iter().map(|i| (*i).clone()));
     context_with(client, Arc::new(KeyStore::holding(keyring)))
+}
+
+/// A context whose memo follows `versions` (what the watch of produced Secrets would report).
+pub fn memo_context(client: &Client, identities: &[&Identity], versions: &Arc<OwnedVersions>) -> Context {
+    let keyring = Keyring::new(identities.iter().map(|i| (*i).clone()));
+    Context::new(
+        client.clone(),
+        "us-east-1",
+        Arc::new(KeyStore::holding(keyring)),
+        Arc::new(Metrics::default()),
+        None,
+    )
+    .with_owned_versions(vec![versions.clone()])
+}
+
+/// The watch event reporting `secret` as it is now.
+pub fn seen(secret: &Secret) -> Event<PartialObjectMeta<Secret>> {
+    Event::Apply(secret.metadata.clone().into_response_partial::<Secret>())
 }
 
 pub async fn create(client: &Client, obj: &SealedSecret) -> Arc<SealedSecret> {

@@ -1,8 +1,7 @@
 //! Interop with the age CLI (Debian package `age`), a peer nobody here wrote: it opens what we
 //! seal, and we open what it encrypts. scripts/test.sh installs it; a missing CLI fails the test.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use ageseal_core::envelope::encode;
 use ageseal_core::{
@@ -10,26 +9,7 @@ use ageseal_core::{
 };
 
 fn age(args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("age")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the age CLI must be installed (scripts/test.sh installs Debian's age)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("age runs");
-    assert!(
-        out.status.success(),
-        "age {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    crate::piped(Command::new("age").args(args), stdin, &format!("age {args:?}"))
 }
 
 fn keygen(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, Identity) {

@@ -3,8 +3,7 @@
 //! seal to hybrid keys, we open what it encrypts, and each reads the other's key strings.
 //! scripts/test.sh installs it (`npm ci` in core/tests/typage); a missing peer fails the test.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use ageseal_core::envelope::encode;
 use ageseal_core::{Binding, Identity, Keyring, Location, Recipient, Scope, seal, unseal};
@@ -16,28 +15,12 @@ fn typage(args: &[&str], stdin: &[u8]) -> Vec<u8> {
         "typage is not installed: scripts/test.sh runs `npm ci` in {}",
         dir.display()
     );
-    let mut child = Command::new("node")
-        .arg(dir.join("peer.mjs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs typage (scripts/test.sh needs Node.js)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("node ends");
-    assert!(
-        out.status.success(),
-        "typage {:?} failed: {}",
-        args.first(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    let what = format!("typage {:?} (node)", args.first());
+    crate::piped(
+        Command::new("node").arg(dir.join("peer.mjs")).args(args),
+        stdin,
+        &what,
+    )
 }
 
 #[test]
