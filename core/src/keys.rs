@@ -14,11 +14,12 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::pq::{HybridPublic, HybridSecret};
+use crate::x25519::X25519Public;
 
 const SECRET_KEY_HRP: &str = "AGE-SECRET-KEY-";
 /// The stanza tag of X25519 recipients.
 pub const X25519_TAG: &str = "X25519";
-const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
+pub(crate) const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
 const EPHEMERAL_SHARE_B64_LEN: usize = 43;
 const WRAPPED_FILE_KEY_LEN: usize = FILE_KEY_BYTES + 16;
 
@@ -31,6 +32,12 @@ pub enum KeyError {
         "not an age recipient (expected age1 followed by 58 characters, or a hybrid post-quantum age1pq1...)"
     )]
     MalformedRecipient,
+    /// An X25519 key (alone or inside a hybrid key) that is a point of small order: anyone could
+    /// open what is sealed to it.
+    #[error(
+        "not a usable age recipient: its X25519 key is a low-order point (what is sealed to it could be opened by anyone)"
+    )]
+    LowOrderRecipient,
     /// Not an `AGE-SECRET-KEY-1...` or `AGE-SECRET-KEY-PQ-1...` identity. The offending text is
     /// never included.
     #[error("not an age identity (expected a line starting with AGE-SECRET-KEY-1 or AGE-SECRET-KEY-PQ-1)")]
@@ -97,20 +104,15 @@ pub struct Recipient {
 
 #[derive(Clone, PartialEq, Eq)]
 enum PublicKind {
-    X25519(age::x25519::Recipient),
+    X25519(X25519Public),
     Hybrid(Box<HybridPublic>),
 }
 
 impl Recipient {
-    fn from_public(public: PublicKey) -> Self {
-        let encoded =
-            age_core::primitives::bech32_encode(bech32::Hrp::parse_unchecked("age"), public.as_bytes());
-        let age = encoded
-            .parse::<age::x25519::Recipient>()
-            .expect("bech32 of a 32-byte key is a valid recipient");
+    fn from_public(public: X25519Public) -> Self {
         Self {
-            kind: PublicKind::X25519(age),
             id: RecipientId::of(public.as_bytes()),
+            kind: PublicKind::X25519(public),
         }
     }
 
@@ -131,9 +133,17 @@ impl Recipient {
         matches!(self.kind, PublicKind::Hybrid(_))
     }
 
+    /// The X25519 key, or `None` for a hybrid recipient.
+    pub(crate) fn x25519(&self) -> Option<&X25519Public> {
+        match &self.kind {
+            PublicKind::X25519(public) => Some(public),
+            PublicKind::Hybrid(_) => None,
+        }
+    }
+
     pub(crate) fn as_age(&self) -> &dyn age::Recipient {
         match &self.kind {
-            PublicKind::X25519(age) => age,
+            PublicKind::X25519(public) => public,
             PublicKind::Hybrid(hybrid) => hybrid.as_ref(),
         }
     }
@@ -159,14 +169,16 @@ impl FromStr for Recipient {
                 <[u8; 32]>::try_from(bytes.collect::<Vec<u8>>()).map_err(|_| KeyError::MalformedRecipient)
             },
         )?;
-        Ok(Self::from_public(PublicKey::from(public)))
+        X25519Public::new(public)
+            .map(Self::from_public)
+            .ok_or(KeyError::LowOrderRecipient)
     }
 }
 
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            PublicKind::X25519(age) => age.fmt(f),
+            PublicKind::X25519(public) => public.fmt(f),
             PublicKind::Hybrid(hybrid) => f.write_str(&hybrid.encode()),
         }
     }
@@ -175,7 +187,7 @@ impl fmt::Display for Recipient {
 impl fmt::Debug for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            PublicKind::X25519(age) => write!(f, "Recipient({age})"),
+            PublicKind::X25519(public) => write!(f, "Recipient({public})"),
             // 1,959 characters would drown any log line: the fingerprint names it.
             PublicKind::Hybrid(_) => write!(f, "Recipient(age1pq1... id {})", self.id),
         }
@@ -212,7 +224,7 @@ impl Identity {
         let public = PublicKey::from(&secret);
         Self {
             kind: SecretKind::X25519 { secret, public },
-            recipient: Recipient::from_public(public),
+            recipient: Recipient::from_public(X25519Public::of_identity(&public)),
         }
     }
 

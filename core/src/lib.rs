@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod config_edit;
+mod cores;
 pub mod crd;
 pub mod envelope;
 pub mod keys;
@@ -14,6 +15,7 @@ pub mod pq;
 pub mod seal;
 pub mod sealed_file;
 pub mod wrapped;
+mod x25519;
 pub mod yaml;
 
 pub use envelope::{Binding, BindingError, Location, Scope};

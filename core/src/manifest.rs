@@ -16,7 +16,7 @@ use crate::crd::{
 };
 use crate::envelope::{Binding, BindingError, Location, Scope};
 use crate::keys::Recipient;
-use crate::seal::{SealError, seal_base64};
+use crate::seal::{SealError, seal_many};
 use crate::yaml::{self, YamlError};
 
 /// Secret values, zeroized on drop.
@@ -390,27 +390,13 @@ fn seal_all(
     jobs: &[(String, Binding, &[u8])],
     keys: &[Recipient],
 ) -> Result<BTreeMap<String, String>, SealError> {
-    let seal_job = |(key, binding, value): &(String, Binding, &[u8])| {
-        seal_base64(value, binding, keys).map(|sealed| (key.clone(), sealed))
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(jobs.len());
-    if threads <= 1 {
-        return jobs.iter().map(seal_job).collect();
-    }
-    let chunk = jobs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(seal_job).collect::<Result<Vec<_>, _>>()))
-            .collect();
-        let mut sealed = BTreeMap::new();
-        for handle in handles {
-            sealed.extend(handle.join().expect("sealing does not panic")?);
-        }
-        Ok(sealed)
-    })
+    let values: Vec<_> = jobs.iter().map(|(_, binding, value)| (*value, binding)).collect();
+    let sealed = seal_many(&values, keys)?;
+    Ok(jobs
+        .iter()
+        .zip(sealed)
+        .map(|((key, _, _), sealed)| (key.clone(), BASE64_STANDARD.encode(sealed)))
+        .collect())
 }
 
 /// Seals every value of `secret` to `recipients` (in order) and builds the SealedSecret.

@@ -66,7 +66,7 @@ pub(crate) struct HybridPublic {
 
 impl HybridPublic {
     /// Parses `age1pq1...`. The ML-KEM key must be canonical (FIPS 203's modulus check: it
-    /// re-encodes to the same bytes).
+    /// re-encodes to the same bytes) and the X25519 key not of small order.
     pub(crate) fn parse(s: &str) -> Result<Self, KeyError> {
         let bytes = bech32_decode(
             s,
@@ -78,7 +78,11 @@ impl HybridPublic {
             },
             |_, bytes| Ok(bytes.collect::<Vec<u8>>()),
         )?;
-        Self::from_bytes(&bytes).map_err(|_| KeyError::MalformedRecipient)
+        let public = Self::from_bytes(&bytes).map_err(|_| KeyError::MalformedRecipient)?;
+        if crate::x25519::is_low_order(public.pk_x.as_bytes()) {
+            return Err(KeyError::LowOrderRecipient);
+        }
+        Ok(public)
     }
 
     /// The 1,216 bytes the recipient string encodes (and its fingerprint is taken over).

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use zeroize::Zeroizing;
 
+use crate::cores::map_on_cores;
 use crate::envelope::{self, Binding, EnvelopeError, Location};
 use crate::keys::{Keyring, Recipient, RecipientId};
 use crate::limits::{
@@ -183,24 +184,74 @@ impl From<EnvelopeError> for UnsealError {
 /// (X25519, or `mlkem768x25519` for hybrid recipients; never both), in the order given, followed
 /// by any random "grease" stanza age adds.
 pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
+    check_recipients(recipients)?;
+    encrypt(
+        value,
+        binding,
+        recipients.iter().map(Recipient::as_age),
+        recipients[0].is_hybrid(),
+    )
+}
+
+/// [`seal`] of several values to the same recipients, spread over the machine's cores. With
+/// X25519 recipients each stanza's key agreement (the cost of sealing) is one piece of work, so
+/// 5 values for 3 recipients split evenly however many values there are.
+pub(crate) fn seal_many(
+    values: &[(&[u8], &Binding)],
+    recipients: &[Recipient],
+) -> Result<Vec<Vec<u8>>, SealError> {
+    check_recipients(recipients)?;
+    let x25519: Option<Vec<_>> = recipients.iter().map(Recipient::x25519).collect();
+    let Some(x25519) = x25519 else {
+        return map_on_cores(values, |(value, binding)| seal(value, binding, recipients));
+    };
+    if let Some((value, _)) = values.iter().find(|(value, _)| value.len() > MAX_VALUE_BYTES) {
+        return Err(SealError::TooLarge(value.len()));
+    }
+    let pairs: Vec<_> = values.iter().flat_map(|_| x25519.iter()).collect();
+    let prepared =
+        map_on_cores(&pairs, |public| public.prepare()).map_err(|e| SealError::Age(e.to_string()))?;
+    values
+        .iter()
+        .zip(prepared.chunks(recipients.len()))
+        .map(|((value, binding), stanzas)| {
+            encrypt(
+                value,
+                binding,
+                stanzas.iter().map(|s| s as &dyn age::Recipient),
+                false,
+            )
+        })
+        .collect()
+}
+
+fn check_recipients(recipients: &[Recipient]) -> Result<(), SealError> {
     if recipients.is_empty() {
         return Err(SealError::NoRecipients);
     }
     if recipients.len() > MAX_RECIPIENTS {
         return Err(SealError::TooManyRecipients(recipients.len()));
     }
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(SealError::TooLarge(value.len()));
-    }
     if recipients.iter().any(Recipient::is_hybrid) && !recipients.iter().all(Recipient::is_hybrid) {
         return Err(SealError::MixedRecipients);
     }
+    Ok(())
+}
+
+/// The age file of `value`'s envelope, with one stanza from each of `stanzas`.
+fn encrypt<'a>(
+    value: &[u8],
+    binding: &Binding,
+    stanzas: impl ExactSizeIterator<Item = &'a dyn age::Recipient>,
+    hybrid: bool,
+) -> Result<Vec<u8>, SealError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(SealError::TooLarge(value.len()));
+    }
     let plaintext = envelope::encode(binding, value);
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_age() as &dyn age::Recipient))
-            .map_err(|e| SealError::Age(e.to_string()))?;
-    let per_stanza = if recipients[0].is_hybrid() { 1600 } else { 100 };
-    let mut out = Vec::with_capacity(plaintext.len() + 128 + per_stanza * recipients.len());
+    let per_stanza = if hybrid { 1600 } else { 100 };
+    let mut out = Vec::with_capacity(plaintext.len() + 128 + per_stanza * stanzas.len());
+    let encryptor = age::Encryptor::with_recipients(stanzas).map_err(|e| SealError::Age(e.to_string()))?;
     let mut writer = encryptor
         .wrap_output(&mut out)
         .map_err(|e| SealError::Age(e.to_string()))?;

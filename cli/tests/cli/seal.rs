@@ -300,3 +300,40 @@ fn unseal_prints_json_or_one_raw_value_and_identities_come_from_the_environment(
         "its keys are: password, user",
     );
 }
+
+/// The X25519 key 0, a point of small order: every Diffie-Hellman with it is all zeros, so
+/// anyone could open a value sealed to it. The age CLI refuses it too ("low order point").
+const LOW_ORDER_RECIPIENT: &str = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z";
+const DB_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: payments}\nstringData: {password: hunter2}\n";
+
+#[test]
+fn a_low_order_recipient_is_refused_and_nothing_is_written() {
+    let repo = Repo::new();
+    let out = repo.run(
+        &["seal", "--recipient", LOW_ORDER_RECIPIENT, "-o", "db.yaml"],
+        DB_SECRET,
+    );
+    assert_fails(
+        &out,
+        3,
+        "--recipient number 1: not a usable age recipient: its X25519 key is a low-order point",
+    );
+    assert!(!repo.path("db.yaml").exists());
+    let config = repo
+        .read(".ageseal.yaml")
+        .replace(&repo.west, LOW_ORDER_RECIPIENT);
+    repo.write(".ageseal.yaml", &config);
+    let out = repo.run(&["seal", "-o", "db.yaml"], DB_SECRET);
+    assert_fails(&out, 3, "regions[1].recipients[0]: not a usable age recipient");
+    assert!(!repo.path("db.yaml").exists());
+    let age = std::process::Command::new("age")
+        .args(["-r", LOW_ORDER_RECIPIENT])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("age runs");
+    assert!(
+        !age.status.success() && stderr(&age).contains("low order"),
+        "{}",
+        stderr(&age)
+    );
+}

@@ -1,0 +1,222 @@
+//! Sealing to X25519 recipients: the age `X25519` stanza, with AWS-LC's X25519.
+//!
+//! Why not the age crate's own recipient: sealing is one ephemeral key and one Diffie-Hellman per
+//! value and recipient (15 for a 5-key Secret and 3 regions), most of an `ageseal seal`. AWS-LC's
+//! X25519 (s2n-bignum's assembly on x86-64 and Arm) takes about 55 us for both on the project's
+//! machine where x25519-dalek takes about 130 us (core/benches/README.md). The stanza is the one
+//! age writes (c2sp.org/age, "X25519 recipient stanza"); the age CLI, the age test kit and the age
+//! crate open it (core/tests). Opening stays with x25519-dalek in [`crate::keys`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use age_core::format::{FileKey, Stanza};
+use age_core::primitives::{aead_encrypt, bech32_encode, hkdf};
+use age_core::secrecy::ExposeSecret;
+use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD_NO_PAD;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::keys::{X25519_LABEL, X25519_TAG};
+
+/// The u-coordinates (little-endian, top bit ignored as X25519 does) of the points of order 1, 2,
+/// 4 and 8 on Curve25519 and its twist, including the non-canonical encodings p and p + 1 (the
+/// list libsodium checks). A Diffie-Hellman with any of them gives all zeros whatever the
+/// ephemeral key, so a value sealed to one would be readable by anyone: such a key is refused
+/// when it is parsed.
+const LOW_ORDER: [[u8; 32]; 7] = [
+    // 0
+    [0; 32],
+    // 1
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ],
+    // 325606250916557431795983626356110631294008115727848805560023387167927233504 (order 8)
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda,
+        0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+    ],
+    // 39382357235489614581723060781553021112529911719440698176882885853963445705823 (order 8)
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04,
+        0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
+    ],
+    // p - 1
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ],
+    // p (0 again)
+    [
+        0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ],
+    // p + 1 (1 again)
+    [
+        0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ],
+];
+
+/// True when `key` is a point of small order: no Diffie-Hellman with it is secret.
+pub(crate) fn is_low_order(key: &[u8; 32]) -> bool {
+    LOW_ORDER
+        .iter()
+        .any(|low| low[..31] == key[..31] && low[31] == key[31] & 0x7f)
+}
+
+/// An X25519 recipient's public key, already checked not to be of small order.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct X25519Public([u8; 32]);
+
+impl X25519Public {
+    /// The key, or `None` for a point of small order.
+    pub(crate) fn new(key: [u8; 32]) -> Option<Self> {
+        (!is_low_order(&key)).then_some(Self(key))
+    }
+
+    /// The public half of an identity of ours: a clamped scalar times the base point, never of
+    /// small order.
+    pub(crate) fn of_identity(public: &x25519_dalek::PublicKey) -> Self {
+        Self(public.to_bytes())
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key agreement of one `X25519` stanza, which does not depend on the file key: a fresh
+    /// ephemeral key, its Diffie-Hellman with this recipient, and HKDF-SHA256 over (ephemeral
+    /// share, recipient). Done ahead, a Secret's stanzas can be spread over the cores one by one.
+    pub(crate) fn prepare(&self) -> Result<PreparedStanza, age::EncryptError> {
+        let failed = || age::EncryptError::Io(std::io::Error::other("X25519 key agreement failed"));
+        // The ephemeral scalar comes from the operating system, as x25519-dalek's does: AWS-LC's
+        // own generator would first seed itself from CPU jitter, about 60 ms per process.
+        let mut scalar = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(scalar.as_mut());
+        let ephemeral = PrivateKey::from_private_key(&X25519, scalar.as_ref()).map_err(|_| failed())?;
+        let share = ephemeral.compute_public_key().map_err(|_| failed())?;
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(share.as_ref());
+        salt[32..].copy_from_slice(&self.0);
+        // AWS-LC refuses an all-zero shared secret; keys of small order never get here.
+        let wrap_key = agreement::agree(
+            &ephemeral,
+            UnparsedPublicKey::new(&X25519, &self.0),
+            failed(),
+            |shared| Ok(Zeroizing::new(hkdf(&salt, X25519_LABEL, shared))),
+        )?;
+        Ok(PreparedStanza {
+            share: BASE64_STANDARD_NO_PAD.encode(share.as_ref()),
+            wrap_key: Mutex::new(Some(wrap_key)),
+        })
+    }
+}
+
+impl age::Recipient for X25519Public {
+    fn wrap_file_key(&self, file_key: &FileKey) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+        self.prepare()?.wrap_file_key(file_key)
+    }
+}
+
+/// An `X25519` stanza whose key agreement is done ([`X25519Public::prepare`]); it wraps one file
+/// key. Its wrap key is taken on use, so it can never wrap a second file key under the same
+/// ChaCha20-Poly1305 key and zero nonce.
+pub(crate) struct PreparedStanza {
+    share: String,
+    wrap_key: Mutex<Option<Zeroizing<[u8; 32]>>>,
+}
+
+impl age::Recipient for PreparedStanza {
+    fn wrap_file_key(&self, file_key: &FileKey) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+        let wrap_key = self
+            .wrap_key
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| age::EncryptError::Io(std::io::Error::other("an X25519 stanza was used twice")))?;
+        let stanza = Stanza {
+            tag: X25519_TAG.to_owned(),
+            args: vec![self.share.clone()],
+            body: aead_encrypt(&wrap_key, file_key.expose_secret()),
+        };
+        Ok((vec![stanza], HashSet::new()))
+    }
+}
+
+impl fmt::Display for X25519Public {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&bech32_encode(bech32::Hrp::parse_unchecked("age"), &self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_key_is_of_small_order_with_or_without_its_top_bit() {
+        let secret = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
+        for low in LOW_ORDER {
+            for top in [0, 0x80] {
+                let mut key = low;
+                key[31] |= top;
+                assert!(is_low_order(&key));
+                let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(key));
+                assert!(!shared.was_contributory(), "{key:02x?} is not of small order");
+                assert!(X25519Public::new(key).is_none());
+            }
+        }
+        let ordinary = x25519_dalek::PublicKey::from(&secret);
+        assert!(!is_low_order(ordinary.as_bytes()));
+    }
+
+    #[test]
+    fn a_wrapped_file_key_opens_with_the_age_crate() {
+        let identity = age::x25519::Identity::generate();
+        let encoded = identity.to_public().to_string();
+        let (_, bytes) = bech32::decode(&encoded).expect("age recipient");
+        let public = X25519Public::new(bytes.try_into().expect("32 bytes")).expect("ordinary key");
+        assert_eq!(public.to_string(), encoded);
+        let file_key = FileKey::new(Box::new([9u8; 16]));
+        let wrap = |public: &X25519Public| {
+            let (mut stanzas, labels) = age::Recipient::wrap_file_key(public, &file_key).expect("wrap");
+            assert!(labels.is_empty() && stanzas.len() == 1);
+            stanzas.remove(0)
+        };
+        let stanza = wrap(&public);
+        assert_eq!(stanza.tag, "X25519");
+        assert_eq!(stanza.args.len(), 1);
+        assert_eq!(stanza.body.len(), 32);
+        assert_ne!(
+            stanza.args,
+            wrap(&public).args,
+            "each stanza has its own ephemeral key"
+        );
+        let opened = age::Identity::unwrap_stanza(&identity, &stanza)
+            .expect("an X25519 stanza")
+            .expect("the right key");
+        assert_eq!(opened.expose_secret(), &[9u8; 16]);
+        let stranger = age::x25519::Identity::generate();
+        assert!(age::Identity::unwrap_stanza(&stranger, &stanza).is_none());
+    }
+
+    #[test]
+    fn a_prepared_stanza_wraps_one_file_key_only() {
+        let identity = age::x25519::Identity::generate();
+        let (_, bytes) = bech32::decode(&identity.to_public().to_string()).expect("age recipient");
+        let public = X25519Public::new(bytes.try_into().expect("32 bytes")).expect("ordinary key");
+        let prepared = public.prepare().expect("key agreement");
+        let first = FileKey::new(Box::new([1u8; 16]));
+        let (stanzas, _) = age::Recipient::wrap_file_key(&prepared, &first).expect("first use");
+        let opened = age::Identity::unwrap_stanza(&identity, &stanzas[0])
+            .expect("an X25519 stanza")
+            .expect("the right key");
+        assert_eq!(opened.expose_secret(), &[1u8; 16]);
+        let second = FileKey::new(Box::new([2u8; 16]));
+        assert!(age::Recipient::wrap_file_key(&prepared, &second).is_err());
+    }
+}
