@@ -449,4 +449,17 @@ mod tests {
         let text = bech32_encode(bech32::Hrp::parse_unchecked(RECIPIENT_HRP), &bytes);
         assert_eq!(HybridPublic::parse(&text), Err(KeyError::MalformedRecipient));
     }
+
+    #[test]
+    fn a_low_order_x25519_half_is_refused() {
+        let mut bytes = HybridSecret::generate().public().to_bytes_vec();
+        let x25519 = bytes.len() - 32;
+        bytes[x25519..].fill(0);
+        let text = bech32_encode(bech32::Hrp::parse_unchecked(RECIPIENT_HRP), &bytes);
+        assert_eq!(HybridPublic::parse(&text), Err(KeyError::LowOrderRecipient));
+        assert_eq!(
+            text.parse::<crate::Recipient>().map(|r| r.id()),
+            Err(KeyError::LowOrderRecipient)
+        );
+    }
 }
