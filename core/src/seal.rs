@@ -205,9 +205,6 @@ pub(crate) fn seal_many(
     let Some(x25519) = x25519 else {
         return map_on_cores(values, |(value, binding)| seal(value, binding, recipients));
     };
-    if let Some((value, _)) = values.iter().find(|(value, _)| value.len() > MAX_VALUE_BYTES) {
-        return Err(SealError::TooLarge(value.len()));
-    }
     let pairs: Vec<_> = values.iter().flat_map(|_| x25519.iter()).collect();
     let prepared =
         map_on_cores(&pairs, |public| public.prepare()).map_err(|e| SealError::Age(e.to_string()))?;

@@ -174,13 +174,18 @@ mod tests {
         assert!(!is_low_order(ordinary.as_bytes()));
     }
 
+    /// An identity of the age crate and its recipient as ageseal parses it.
+    fn age_key_pair() -> (age::x25519::Identity, X25519Public) {
+        let identity = age::x25519::Identity::generate();
+        let (_, bytes) = bech32::decode(&identity.to_public().to_string()).expect("age recipient");
+        let public = X25519Public::new(bytes.try_into().expect("32 bytes")).expect("ordinary key");
+        (identity, public)
+    }
+
     #[test]
     fn a_wrapped_file_key_opens_with_the_age_crate() {
-        let identity = age::x25519::Identity::generate();
-        let encoded = identity.to_public().to_string();
-        let (_, bytes) = bech32::decode(&encoded).expect("age recipient");
-        let public = X25519Public::new(bytes.try_into().expect("32 bytes")).expect("ordinary key");
-        assert_eq!(public.to_string(), encoded);
+        let (identity, public) = age_key_pair();
+        assert_eq!(public.to_string(), identity.to_public().to_string());
         let file_key = FileKey::new(Box::new([9u8; 16]));
         let wrap = |public: &X25519Public| {
             let (mut stanzas, labels) = age::Recipient::wrap_file_key(public, &file_key).expect("wrap");
@@ -206,9 +211,7 @@ mod tests {
 
     #[test]
     fn a_prepared_stanza_wraps_one_file_key_only() {
-        let identity = age::x25519::Identity::generate();
-        let (_, bytes) = bech32::decode(&identity.to_public().to_string()).expect("age recipient");
-        let public = X25519Public::new(bytes.try_into().expect("32 bytes")).expect("ordinary key");
+        let (identity, public) = age_key_pair();
         let prepared = public.prepare().expect("key agreement");
         let first = FileKey::new(Box::new([1u8; 16]));
         let (stanzas, _) = age::Recipient::wrap_file_key(&prepared, &first).expect("first use");
