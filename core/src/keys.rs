@@ -10,11 +10,11 @@ use age_core::primitives::{aead_decrypt, bech32_decode, hkdf};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD_NO_PAD;
 use sha2::{Digest, Sha256};
-use x25519_dalek::{PublicKey, StaticSecret};
+use x25519_dalek::StaticSecret;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::pq::{HybridPublic, HybridSecret};
-use crate::x25519::X25519Public;
+use crate::x25519::{X25519Public, X25519Secret};
 
 const SECRET_KEY_HRP: &str = "AGE-SECRET-KEY-";
 /// The stanza tag of X25519 recipients.
@@ -205,7 +205,7 @@ pub struct Identity {
 
 #[derive(Clone)]
 enum SecretKind {
-    X25519 { secret: StaticSecret, public: PublicKey },
+    X25519(X25519Secret),
     Hybrid(Box<HybridSecret>),
 }
 
@@ -221,10 +221,10 @@ impl Identity {
     }
 
     fn from_secret(secret: StaticSecret) -> Self {
-        let public = PublicKey::from(&secret);
+        let secret = X25519Secret::new(secret);
         Self {
-            kind: SecretKind::X25519 { secret, public },
-            recipient: Recipient::from_public(X25519Public::of_identity(&public)),
+            recipient: Recipient::from_public(X25519Public::of_identity(secret.public())),
+            kind: SecretKind::X25519(secret),
         }
     }
 
@@ -274,7 +274,7 @@ impl Identity {
     /// The `AGE-SECRET-KEY-1...` (or `AGE-SECRET-KEY-PQ-1...`) string, for an identity file.
     pub fn to_secret_string(&self) -> Zeroizing<String> {
         let secret = match &self.kind {
-            SecretKind::X25519 { secret, .. } => Zeroizing::new(secret.to_bytes()),
+            SecretKind::X25519(secret) => secret.to_bytes(),
             SecretKind::Hybrid(hybrid) => return hybrid.encode(),
         };
         let mut encoded = age_core::primitives::bech32_encode(
@@ -305,32 +305,27 @@ impl Identity {
     /// (and for hybrid keys the expanded private key) cached.
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
         match &self.kind {
-            SecretKind::X25519 { secret, public } => unwrap_x25519(secret, public, stanza),
+            SecretKind::X25519(secret) => unwrap_x25519(secret, stanza),
             SecretKind::Hybrid(hybrid) => hybrid.unwrap(stanza),
         }
     }
 }
 
-fn unwrap_x25519(
-    secret: &StaticSecret,
-    public: &PublicKey,
-    stanza: &Stanza,
-) -> Option<Result<FileKey, age::DecryptError>> {
+fn unwrap_x25519(secret: &X25519Secret, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
     if stanza.tag != X25519_TAG {
         return None;
     }
     let Some(share) = canonical_share(stanza) else {
         return Some(Err(age::DecryptError::InvalidHeader));
     };
-    let ephemeral = PublicKey::from(share);
-    let shared = secret.diffie_hellman(&ephemeral);
-    if !shared.was_contributory() {
+    let Some(shared) = secret.diffie_hellman(&share) else {
+        // A share of small order: the shared secret would be known to anyone.
         return Some(Err(age::DecryptError::InvalidHeader));
-    }
+    };
     let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral.as_bytes());
-    salt[32..].copy_from_slice(public.as_bytes());
-    let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_bytes()));
+    salt[..32].copy_from_slice(&share);
+    salt[32..].copy_from_slice(secret.public().as_bytes());
+    let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_ref()));
     // A failure here only means "not this identity": stanzas are anonymous.
     let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
     let plain = Zeroizing::new(plain);

@@ -5,11 +5,12 @@
 //! X25519 (s2n-bignum's assembly on x86-64 and Arm) takes about 55 us for both on the project's
 //! machine where x25519-dalek takes about 130 us (core/benches/README.md). The stanza is the one
 //! age writes (c2sp.org/age, "X25519 recipient stanza"); the age CLI, the age test kit and the age
-//! crate open it (core/tests). Opening stays with x25519-dalek in [`crate::keys`].
+//! crate open it (core/tests). Opening uses the same X25519 ([`X25519Secret`]): the controller
+//! does one Diffie-Hellman per value it opens, and the hybrid key's X25519 half uses it too.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use age_core::format::{FileKey, Stanza};
 use age_core::primitives::{aead_encrypt, bech32_encode, hkdf};
@@ -92,27 +93,84 @@ impl X25519Public {
     /// ephemeral key, its Diffie-Hellman with this recipient, and HKDF-SHA256 over (ephemeral
     /// share, recipient). Done ahead, a Secret's stanzas can be spread over the cores one by one.
     pub(crate) fn prepare(&self) -> Result<PreparedStanza, age::EncryptError> {
-        let failed = || age::EncryptError::Io(std::io::Error::other("X25519 key agreement failed"));
         // The ephemeral scalar comes from the operating system, as x25519-dalek's does: AWS-LC's
         // own generator would first seed itself from CPU jitter, about 60 ms per process.
         let mut scalar = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(scalar.as_mut());
-        let ephemeral = PrivateKey::from_private_key(&X25519, scalar.as_ref()).map_err(|_| failed())?;
-        let share = ephemeral.compute_public_key().map_err(|_| failed())?;
+        let (share, shared) = ephemeral_agreement(&scalar, self)
+            .ok_or_else(|| age::EncryptError::Io(std::io::Error::other("X25519 key agreement failed")))?;
         let mut salt = [0u8; 64];
-        salt[..32].copy_from_slice(share.as_ref());
+        salt[..32].copy_from_slice(&share);
         salt[32..].copy_from_slice(&self.0);
-        // AWS-LC refuses an all-zero shared secret; keys of small order never get here.
-        let wrap_key = agreement::agree(
-            &ephemeral,
-            UnparsedPublicKey::new(&X25519, &self.0),
-            failed(),
-            |shared| Ok(Zeroizing::new(hkdf(&salt, X25519_LABEL, shared))),
-        )?;
         Ok(PreparedStanza {
-            share: BASE64_STANDARD_NO_PAD.encode(share.as_ref()),
-            wrap_key: Mutex::new(Some(wrap_key)),
+            share: BASE64_STANDARD_NO_PAD.encode(share),
+            wrap_key: Mutex::new(Some(Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_ref())))),
         })
+    }
+}
+
+/// The public share of the ephemeral key `scalar` and its Diffie-Hellman with `recipient` (the
+/// sender's side of an age X25519 stanza and of a hybrid key's X25519 half).
+pub(crate) fn ephemeral_agreement(
+    scalar: &[u8; 32],
+    recipient: &X25519Public,
+) -> Option<([u8; 32], Zeroizing<[u8; 32]>)> {
+    let ephemeral = PrivateKey::from_private_key(&X25519, scalar).ok()?;
+    let share = <[u8; 32]>::try_from(ephemeral.compute_public_key().ok()?.as_ref()).ok()?;
+    // AWS-LC refuses an all-zero shared secret; keys of small order never get here.
+    let shared = agree_raw(&ephemeral, recipient.as_bytes())?;
+    Some((share, shared))
+}
+
+/// X25519 of our private key and a peer's public key, or `None` when the result is all zeros
+/// (a peer key of small order) or AWS-LC fails otherwise.
+fn agree_raw(private: &PrivateKey, peer: &[u8; 32]) -> Option<Zeroizing<[u8; 32]>> {
+    agreement::agree(private, UnparsedPublicKey::new(&X25519, peer), (), |shared| {
+        let mut out = Zeroizing::new([0u8; 32]);
+        if shared.len() != out.len() {
+            return Err(());
+        }
+        out.copy_from_slice(shared);
+        Ok(out)
+    })
+    .ok()
+}
+
+/// An X25519 private key of ours (an identity, or a hybrid key's X25519 half): x25519-dalek's
+/// scalar for its encoding and public half, and AWS-LC's copy of it for the Diffie-Hellman of
+/// every value opened, about a third of x25519-dalek's time (core/benches/README.md). Both
+/// copies wipe themselves when dropped (AWS-LC clears what it frees).
+#[derive(Clone)]
+pub(crate) struct X25519Secret {
+    scalar: x25519_dalek::StaticSecret,
+    public: x25519_dalek::PublicKey,
+    agreement: Arc<PrivateKey>,
+}
+
+impl X25519Secret {
+    pub(crate) fn new(scalar: x25519_dalek::StaticSecret) -> Self {
+        let bytes = Zeroizing::new(scalar.to_bytes());
+        let agreement = PrivateKey::from_private_key(&X25519, bytes.as_ref())
+            .expect("AWS-LC takes any 32 bytes as an X25519 private key");
+        Self {
+            public: x25519_dalek::PublicKey::from(&scalar),
+            scalar,
+            agreement: Arc::new(agreement),
+        }
+    }
+
+    pub(crate) fn public(&self) -> &x25519_dalek::PublicKey {
+        &self.public
+    }
+
+    pub(crate) fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.scalar.to_bytes())
+    }
+
+    /// The shared secret with a peer's public key, or `None` when it is all zeros: the peer key
+    /// is of small order, and the result would be known to anyone.
+    pub(crate) fn diffie_hellman(&self, peer: &[u8; 32]) -> Option<Zeroizing<[u8; 32]>> {
+        agree_raw(&self.agreement, peer)
     }
 }
 
@@ -172,6 +230,27 @@ mod tests {
         }
         let ordinary = x25519_dalek::PublicKey::from(&secret);
         assert!(!is_low_order(ordinary.as_bytes()));
+    }
+
+    #[test]
+    fn our_diffie_hellman_matches_x25519_dalek_and_refuses_keys_of_small_order() {
+        let scalar = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
+        let ours = X25519Secret::new(x25519_dalek::StaticSecret::from(scalar.to_bytes()));
+        assert_eq!(ours.public(), &x25519_dalek::PublicKey::from(&scalar));
+        for _ in 0..8 {
+            let peer = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::random_from_rng(
+                rand::rngs::OsRng,
+            ));
+            let shared = ours.diffie_hellman(peer.as_bytes()).expect("an ordinary key");
+            assert_eq!(&*shared, scalar.diffie_hellman(&peer).as_bytes());
+        }
+        for low in LOW_ORDER {
+            for top in [0, 0x80] {
+                let mut key = low;
+                key[31] |= top;
+                assert!(ours.diffie_hellman(&key).is_none(), "{key:02x?} was accepted");
+            }
+        }
     }
 
     /// An identity of the age crate and its recipient as ageseal parses it.
