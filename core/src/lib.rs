@@ -42,13 +42,13 @@ pub mod limits {
     pub const MAX_SEALED_BYTES: usize = MAX_VALUE_BYTES + MAX_ENVELOPE_HEADER_BYTES + MAX_HEADER_BYTES + 1024;
     /// Most (stanza, identity) pairs a reader may try while opening one SealedSecret: every
     /// value's recipient stanzas times the identities of the same type held. An X25519 pair is at
-    /// most one Diffie-Hellman (about 70 µs) and counts 1; a hybrid pair counts
-    /// [`HYBRID_TRIAL_COST`]. So one object costs at most about half a second of one core, however
-    /// it was crafted. Counted from the headers before any pair is tried.
+    /// most one Diffie-Hellman (about 30 µs with AWS-LC) and counts 1; a hybrid pair counts
+    /// [`HYBRID_TRIAL_COST`]. So one object costs at most about a quarter of a second of one core,
+    /// however it was crafted. Counted from the headers before any pair is tried.
     pub const MAX_TRIALS_PER_OBJECT: usize = 8192;
     /// What one hybrid (`mlkem768x25519`) trial counts against [`MAX_TRIALS_PER_OBJECT`]: one
-    /// ML-KEM-768 decapsulation plus one X25519 DH, measured at about twice an X25519 trial
-    /// (1.99x, core/benches/README.md).
+    /// ML-KEM-768 decapsulation plus one X25519 DH, measured at 1.67x an X25519 trial with both
+    /// done by AWS-LC (1.99x before; core/benches/README.md), rounded up.
     pub const HYBRID_TRIAL_COST: usize = 2;
     /// Largest `encryptedData` entry in base64 characters.
     pub const MAX_SEALED_BASE64: usize = MAX_SEALED_BYTES.div_ceil(3) * 4;
