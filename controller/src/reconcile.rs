@@ -250,8 +250,9 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         obj
     };
     let started = Instant::now();
-    // Opening values is CPU work (one Diffie-Hellman each): run it on the blocking pool so
-    // concurrent reconciles use every core instead of the one thread polling the controller.
+    // Opening values is CPU work (one Diffie-Hellman each, up to the trial limit for a crafted
+    // object): run it on the blocking pool, so the one runtime thread keeps serving watches,
+    // the Lease and the HTTP endpoints, and concurrent reconciles use the other cores.
     let target = obj.clone();
     let policy = ctx.policy.clone();
     let desired = tokio::task::spawn_blocking(move || desired_secret(&target, &keys.keyring, &policy))
