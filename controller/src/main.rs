@@ -136,7 +136,7 @@ fn serve(options: RunOptions) -> Result<(), Failure> {
         .init();
     // One thread runs the watches, reconciles and the HTTP endpoints; opening values runs on the
     // blocking pool (crate::reconcile). The API server, not the controller, bounds a sync, and
-    // with one thread there are no hand-offs between workers: 15 to 25 % less CPU per object
+    // with one thread there are no hand-offs between workers: about 15 % less CPU per object
     // than tokio's two-worker default on a cold sync (controller/benches/README.md).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

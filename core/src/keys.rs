@@ -223,7 +223,7 @@ impl Identity {
     fn from_secret(secret: StaticSecret) -> Self {
         let secret = X25519Secret::new(secret);
         Self {
-            recipient: Recipient::from_public(X25519Public::of_identity(secret.public())),
+            recipient: Recipient::from_public(secret.public().clone()),
             kind: SecretKind::X25519(secret),
         }
     }

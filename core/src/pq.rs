@@ -195,7 +195,7 @@ impl HybridSecret {
         x.copy_from_slice(&expanded[64..]);
         let sk_x = X25519Secret::new(StaticSecret::from(x));
         x.zeroize();
-        let pk_x = *sk_x.public();
+        let pk_x = XPublic::from(*sk_x.public().as_bytes());
         Self {
             seed,
             dk_m,

@@ -1,4 +1,5 @@
-//! Sealing to X25519 recipients: the age `X25519` stanza, with AWS-LC's X25519.
+//! X25519 with AWS-LC: sealing to X25519 recipients (the age `X25519` stanza) and the
+//! Diffie-Hellman of our own X25519 keys when opening.
 //!
 //! Why not the age crate's own recipient: sealing is one ephemeral key and one Diffie-Hellman per
 //! value and recipient (15 for a 5-key Secret and 3 regions), most of an `ageseal seal`. AWS-LC's
@@ -79,12 +80,6 @@ impl X25519Public {
         (!is_low_order(&key)).then_some(Self(key))
     }
 
-    /// The public half of an identity of ours: a clamped scalar times the base point, never of
-    /// small order.
-    pub(crate) fn of_identity(public: &x25519_dalek::PublicKey) -> Self {
-        Self(public.to_bytes())
-    }
-
     pub(crate) fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -137,13 +132,14 @@ fn agree_raw(private: &PrivateKey, peer: &[u8; 32]) -> Option<Zeroizing<[u8; 32]
 }
 
 /// An X25519 private key of ours (an identity, or a hybrid key's X25519 half): x25519-dalek's
-/// scalar for its encoding and public half, and AWS-LC's copy of it for the Diffie-Hellman of
-/// every value opened, about a third of x25519-dalek's time (core/benches/README.md). Both
-/// copies wipe themselves when dropped (AWS-LC clears what it frees).
+/// scalar for its encoding, and AWS-LC's copy of it, which computes the public half once and
+/// the Diffie-Hellman of every value opened, about a third of x25519-dalek's time
+/// (core/benches/README.md). Both copies wipe themselves when dropped (AWS-LC clears what it
+/// frees).
 #[derive(Clone)]
 pub(crate) struct X25519Secret {
     scalar: x25519_dalek::StaticSecret,
-    public: x25519_dalek::PublicKey,
+    public: X25519Public,
     agreement: Arc<PrivateKey>,
 }
 
@@ -152,14 +148,21 @@ impl X25519Secret {
         let bytes = Zeroizing::new(scalar.to_bytes());
         let agreement = PrivateKey::from_private_key(&X25519, bytes.as_ref())
             .expect("AWS-LC takes any 32 bytes as an X25519 private key");
+        // A clamped scalar times the base point: never of small order. AWS-LC computed it when
+        // it took the key; this copies it out.
+        let public = agreement
+            .compute_public_key()
+            .ok()
+            .and_then(|key| <[u8; 32]>::try_from(key.as_ref()).ok())
+            .expect("an X25519 private key has a 32-byte public key");
         Self {
-            public: x25519_dalek::PublicKey::from(&scalar),
+            public: X25519Public(public),
             scalar,
             agreement: Arc::new(agreement),
         }
     }
 
-    pub(crate) fn public(&self) -> &x25519_dalek::PublicKey {
+    pub(crate) fn public(&self) -> &X25519Public {
         &self.public
     }
 
@@ -236,7 +239,10 @@ mod tests {
     fn our_diffie_hellman_matches_x25519_dalek_and_refuses_keys_of_small_order() {
         let scalar = x25519_dalek::StaticSecret::random_from_rng(rand::rngs::OsRng);
         let ours = X25519Secret::new(x25519_dalek::StaticSecret::from(scalar.to_bytes()));
-        assert_eq!(ours.public(), &x25519_dalek::PublicKey::from(&scalar));
+        assert_eq!(
+            ours.public().as_bytes(),
+            x25519_dalek::PublicKey::from(&scalar).as_bytes()
+        );
         for _ in 0..8 {
             let peer = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::random_from_rng(
                 rand::rngs::OsRng,
