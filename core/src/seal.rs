@@ -193,9 +193,17 @@ pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result
     )
 }
 
-/// [`seal`] of several values to the same recipients, spread over the machine's cores. With
-/// X25519 recipients each stanza's key agreement (the cost of sealing) is one piece of work, so
-/// 5 values for 3 recipients split evenly however many values there are.
+/// X25519 stanzas from which sealing is spread over threads: fewer (under about 3 ms of work on
+/// the project's machine) are sealed faster on the calling thread (core/src/cores.rs).
+const PARALLEL_STANZAS: usize = 64;
+/// A hybrid stanza costs about two and a half X25519 stanzas to seal (ML-KEM-768 encapsulation
+/// and an X25519 key agreement: 298 against 127 us for 3 recipients, core/benches/README.md).
+const HYBRID_STANZA_COST: usize = 2;
+
+/// [`seal`] of several values to the same recipients, spread over the machine's cores when there
+/// are enough stanzas. With X25519 recipients each stanza's key agreement (the cost of sealing)
+/// is one piece of work, so 5 values for 3 recipients split evenly however many values there
+/// are; hybrid values are sealed one value per piece.
 pub(crate) fn seal_many(
     values: &[(&[u8], &Binding)],
     recipients: &[Recipient],
@@ -203,11 +211,14 @@ pub(crate) fn seal_many(
     check_recipients(recipients)?;
     let x25519: Option<Vec<_>> = recipients.iter().map(Recipient::x25519).collect();
     let Some(x25519) = x25519 else {
-        return map_on_cores(values, |(value, binding)| seal(value, binding, recipients));
+        let parallel_from = PARALLEL_STANZAS.div_ceil(HYBRID_STANZA_COST * recipients.len());
+        return map_on_cores(values, parallel_from, |(value, binding)| {
+            seal(value, binding, recipients)
+        });
     };
     let pairs: Vec<_> = values.iter().flat_map(|_| x25519.iter()).collect();
-    let prepared =
-        map_on_cores(&pairs, |public| public.prepare()).map_err(|e| SealError::Age(e.to_string()))?;
+    let prepared = map_on_cores(&pairs, PARALLEL_STANZAS, |public| public.prepare())
+        .map_err(|e| SealError::Age(e.to_string()))?;
     values
         .iter()
         .zip(prepared.chunks(recipients.len()))
@@ -524,6 +535,23 @@ mod tests {
             for hint in [&hint[..], &[][..]] {
                 let value = unseal(&sealed, &keyring, &location, hint).expect("opens");
                 assert_eq!(value.as_slice(), b"s3cret");
+            }
+        }
+    }
+
+    #[test]
+    fn many_values_seal_in_order_on_one_thread_or_several() {
+        let (identities, recipients, location, binding) = setup(2);
+        let keyring = Keyring::new(identities);
+        // 2 x 2 stanzas stay on the calling thread; 40 x 2 are spread over threads.
+        for count in [2, PARALLEL_STANZAS.div_ceil(2) + 8] {
+            let values: Vec<Vec<u8>> = (0..count).map(|i| format!("value {i}").into_bytes()).collect();
+            let jobs: Vec<(&[u8], &Binding)> = values.iter().map(|v| (v.as_slice(), &binding)).collect();
+            let sealed = seal_many(&jobs, &recipients).expect("seals");
+            assert_eq!(sealed.len(), count);
+            for (file, value) in sealed.iter().zip(&values) {
+                let opened = unseal(file, &keyring, &location, &[]).expect("opens");
+                assert_eq!(opened.as_slice(), value.as_slice());
             }
         }
     }
