@@ -1,11 +1,12 @@
 //! Sealing one value to many recipients and opening it again, with the binding checked.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use zeroize::Zeroizing;
 
+use crate::age_write::{WriteError, write_age_file};
 use crate::cores::map_on_cores;
 use crate::envelope::{self, Binding, EnvelopeError, Location};
 use crate::keys::{Keyring, Recipient, RecipientId};
@@ -257,17 +258,12 @@ fn encrypt<'a>(
         return Err(SealError::TooLarge(value.len()));
     }
     let plaintext = envelope::encode(binding, value);
-    let per_stanza = if hybrid { 1600 } else { 100 };
-    let mut out = Vec::with_capacity(plaintext.len() + 128 + per_stanza * stanzas.len());
-    let encryptor = age::Encryptor::with_recipients(stanzas).map_err(|e| SealError::Age(e.to_string()))?;
-    let mut writer = encryptor
-        .wrap_output(&mut out)
-        .map_err(|e| SealError::Age(e.to_string()))?;
-    writer
-        .write_all(&plaintext)
-        .and_then(|()| writer.finish().map(drop))
-        .map_err(|e| SealError::Age(e.to_string()))?;
-    Ok(out)
+    let count = stanzas.len();
+    write_age_file(stanzas, &plaintext, count).map_err(|e| match e {
+        WriteError::IncompatibleRecipients if hybrid => SealError::MixedRecipients,
+        WriteError::IncompatibleRecipients => SealError::Age("recipients with different labels".into()),
+        WriteError::Wrap(e) => SealError::Age(e.to_string()),
+    })
 }
 
 /// [`seal`], then standard base64 as stored in `encryptedData`.

@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use age_core::format::{FileKey, Stanza};
-use age_core::primitives::{aead_encrypt, bech32_encode, hkdf};
+use age_core::primitives::bech32_encode;
 use age_core::secrecy::ExposeSecret;
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
 use base64::Engine;
@@ -22,6 +22,7 @@ use base64::prelude::BASE64_STANDARD_NO_PAD;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
+use crate::age_write::{chacha_seal, hkdf_sha256};
 use crate::keys::{X25519_LABEL, X25519_TAG};
 
 /// The u-coordinates (little-endian, top bit ignored as X25519 does) of the points of order 1, 2,
@@ -99,7 +100,7 @@ impl X25519Public {
         salt[32..].copy_from_slice(&self.0);
         Ok(PreparedStanza {
             share: BASE64_STANDARD_NO_PAD.encode(share),
-            wrap_key: Mutex::new(Some(Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_ref())))),
+            wrap_key: Mutex::new(Some(hkdf_sha256(&salt, X25519_LABEL, shared.as_ref()))),
         })
     }
 }
@@ -202,7 +203,11 @@ impl age::Recipient for PreparedStanza {
         let stanza = Stanza {
             tag: X25519_TAG.to_owned(),
             args: vec![self.share.clone()],
-            body: aead_encrypt(&wrap_key, file_key.expose_secret()),
+            body: {
+                let mut body = Vec::with_capacity(32);
+                chacha_seal(&wrap_key, [0; 12], file_key.expose_secret(), &mut body);
+                body
+            },
         };
         Ok((vec![stanza], HashSet::new()))
     }
