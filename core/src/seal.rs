@@ -183,7 +183,7 @@ impl From<EnvelopeError> for UnsealError {
 
 /// Seals `value` for use under `binding`, as a binary age v1 file with one stanza per recipient
 /// (X25519, or `mlkem768x25519` for hybrid recipients; never both), in the order given, followed
-/// by any random "grease" stanza age adds.
+/// by a random "grease" stanza, as age writes one (`crate::age_write`).
 pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
     check_recipients(recipients)?;
     encrypt(
