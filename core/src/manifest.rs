@@ -384,8 +384,9 @@ fn pick(
     }
 }
 
-/// Seals each (key, binding, value) job, spread over the machine's cores: every value costs one
-/// ephemeral Diffie-Hellman per recipient, and a Secret's values are independent.
+/// Seals each (key, binding, value) job, spread over the machine's cores when there are enough
+/// stanzas (`seal_many`): every value costs one ephemeral Diffie-Hellman per recipient, and a
+/// Secret's values are independent.
 fn seal_all(
     jobs: &[(String, Binding, &[u8])],
     keys: &[Recipient],
