@@ -25,11 +25,13 @@ const CHUNK: usize = 64 * 1024;
 /// Columns of a full stanza body line.
 const COLUMNS: usize = 64;
 const TAG_BYTES: usize = 16;
+/// The payload nonce, written after the header.
+const NONCE_BYTES: usize = 16;
 /// Random bytes a file takes: the file key, the payload nonce, and the grease stanza's choices.
-const RANDOM_BYTES: usize = FILE_KEY_BYTES + 16 + GREASE_RANDOM;
-/// The grease stanza: a tag of 1 to 8 characters, up to 4 arguments of 1 to 8, a body of up
-/// to 99 bytes (at most 8 + 4 x 9 + 1 + 99 random bytes).
-const GREASE_RANDOM: usize = 8 + 4 * 9 + 1 + 99 + 2;
+const RANDOM_BYTES: usize = FILE_KEY_BYTES + NONCE_BYTES + GREASE_RANDOM;
+/// The grease stanza's random bytes at most: a tag of 1 to 8 characters (a length byte and 8),
+/// the number of arguments (0 to 4), each of 1 to 8 characters, and a body of 0 to 99 bytes.
+const GREASE_RANDOM: usize = (1 + 8) + 1 + 4 * (1 + 8) + (1 + 99);
 
 /// Why a file could not be written.
 #[derive(Debug)]
@@ -69,17 +71,16 @@ pub(crate) fn chacha_seal(key: &[u8; 32], nonce: [u8; 12], plaintext: &[u8], out
 /// The age v1 file of `plaintext` for `recipients`, each wrapping a fresh file key, followed by
 /// a random grease stanza as age writes one.
 pub(crate) fn write_age_file<'a>(
-    recipients: impl Iterator<Item = &'a dyn age::Recipient>,
+    recipients: impl ExactSizeIterator<Item = &'a dyn age::Recipient>,
     plaintext: &[u8],
-    stanzas_hint: usize,
 ) -> Result<Vec<u8>, WriteError> {
     let mut random = Zeroizing::new([0u8; RANDOM_BYTES]);
     rand::rngs::OsRng.fill_bytes(random.as_mut());
     let (key_bytes, rest) = random.split_at(FILE_KEY_BYTES);
-    let (nonce, grease_random) = rest.split_at(16);
+    let (nonce, grease_random) = rest.split_at(NONCE_BYTES);
     let file_key = FileKey::init_with_mut(|key| key.copy_from_slice(key_bytes));
 
-    let mut stanzas = Vec::with_capacity(stanzas_hint + 1);
+    let mut stanzas = Vec::with_capacity(recipients.len() + 1);
     let mut labels: Option<HashSet<String>> = None;
     for recipient in recipients {
         let (mut wrapped, these) = recipient.wrap_file_key(&file_key).map_err(WriteError::Wrap)?;
@@ -93,12 +94,16 @@ pub(crate) fn write_age_file<'a>(
     stanzas.push(grease(grease_random));
 
     let chunks = plaintext.len().div_ceil(CHUNK).max(1);
-    let header_guess = 64
+    // At least the header's length: the version and MAC lines, and for each stanza its tag and
+    // arguments and its body in base64 (4/3 of it) with line breaks.
+    let header = 96
         + stanzas
             .iter()
-            .map(|s| 16 + s.body.len() * 4 / 3 + 2)
+            .map(|s| {
+                8 + s.tag.len() + s.args.iter().map(|a| a.len() + 1).sum::<usize>() + s.body.len() * 3 / 2
+            })
             .sum::<usize>();
-    let mut out = Vec::with_capacity(header_guess + 16 + plaintext.len() + chunks * TAG_BYTES);
+    let mut out = Vec::with_capacity(header + NONCE_BYTES + plaintext.len() + chunks * TAG_BYTES);
     out.extend_from_slice(b"age-encryption.org/v1\n");
     for stanza in &stanzas {
         write_stanza(stanza, &mut out);
@@ -112,9 +117,11 @@ pub(crate) fn write_age_file<'a>(
 
     out.extend_from_slice(nonce);
     let payload_key = hkdf_sha256(nonce, b"payload", file_key.expose_secret());
-    for index in 0..chunks {
-        let chunk =
-            &plaintext[(index * CHUNK).min(plaintext.len())..((index + 1) * CHUNK).min(plaintext.len())];
+    // An empty payload is one empty, final chunk; otherwise the last chunk is final, full or not.
+    let pieces = plaintext
+        .chunks(CHUNK)
+        .chain(plaintext.is_empty().then_some(&[][..]));
+    for (index, chunk) in pieces.enumerate() {
         let mut chunk_nonce = [0u8; 12];
         chunk_nonce[3..11].copy_from_slice(&(index as u64).to_be_bytes());
         chunk_nonce[11] = u8::from(index + 1 == chunks);
@@ -188,7 +195,7 @@ mod tests {
         let recipients = [identity.to_public(), other.to_public()];
         for size in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 5] {
             let plaintext: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-            let file = write_age_file(recipients.iter().map(|r| r as &dyn age::Recipient), &plaintext, 2)
+            let file = write_age_file(recipients.iter().map(|r| r as &dyn age::Recipient), &plaintext)
                 .expect("writes");
             assert_eq!(open_with_age_crate(&file, &identity), plaintext, "size {size}");
             assert_eq!(open_with_age_crate(&file, &other), plaintext, "size {size}");
@@ -210,7 +217,6 @@ mod tests {
         let file = write_age_file(
             std::iter::once(&identity.to_public() as &dyn age::Recipient),
             b"value",
-            1,
         )
         .expect("writes");
         for at in [23, file.len() - 20, file.len() - 1] {
@@ -269,7 +275,7 @@ mod tests {
         let hybrid = crate::keys::Identity::generate_hybrid();
         let mixed: [&dyn age::Recipient; 2] = [&classic, hybrid.recipient().as_age()];
         assert!(matches!(
-            write_age_file(mixed.into_iter(), b"v", 2),
+            write_age_file(mixed.into_iter(), b"v"),
             Err(WriteError::IncompatibleRecipients)
         ));
     }

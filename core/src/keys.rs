@@ -6,13 +6,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use age_core::format::{FILE_KEY_BYTES, FileKey, Stanza};
-use age_core::primitives::{aead_decrypt, bech32_decode, hkdf};
+use age_core::primitives::{aead_decrypt, bech32_decode};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD_NO_PAD;
 use sha2::{Digest, Sha256};
 use x25519_dalek::StaticSecret;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::age_write::hkdf_sha256;
 use crate::pq::{HybridPublic, HybridSecret};
 use crate::x25519::{X25519Public, X25519Secret};
 
@@ -325,7 +326,7 @@ fn unwrap_x25519(secret: &X25519Secret, stanza: &Stanza) -> Option<Result<FileKe
     let mut salt = [0u8; 64];
     salt[..32].copy_from_slice(&share);
     salt[32..].copy_from_slice(secret.public().as_bytes());
-    let wrap_key = Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_ref()));
+    let wrap_key = hkdf_sha256(&salt, X25519_LABEL, shared.as_ref());
     // A failure here only means "not this identity": stanzas are anonymous.
     let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
     let plain = Zeroizing::new(plain);

@@ -186,12 +186,7 @@ impl From<EnvelopeError> for UnsealError {
 /// by a random "grease" stanza, as age writes one (`crate::age_write`).
 pub fn seal(value: &[u8], binding: &Binding, recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
     check_recipients(recipients)?;
-    encrypt(
-        value,
-        binding,
-        recipients.iter().map(Recipient::as_age),
-        recipients[0].is_hybrid(),
-    )
+    encrypt(value, binding, recipients.iter().map(Recipient::as_age))
 }
 
 /// X25519 stanzas from which sealing is spread over threads: fewer (under about 3 ms of work on
@@ -224,12 +219,7 @@ pub(crate) fn seal_many(
         .iter()
         .zip(prepared.chunks(recipients.len()))
         .map(|((value, binding), stanzas)| {
-            encrypt(
-                value,
-                binding,
-                stanzas.iter().map(|s| s as &dyn age::Recipient),
-                false,
-            )
+            encrypt(value, binding, stanzas.iter().map(|s| s as &dyn age::Recipient))
         })
         .collect()
 }
@@ -252,16 +242,14 @@ fn encrypt<'a>(
     value: &[u8],
     binding: &Binding,
     stanzas: impl ExactSizeIterator<Item = &'a dyn age::Recipient>,
-    hybrid: bool,
 ) -> Result<Vec<u8>, SealError> {
     if value.len() > MAX_VALUE_BYTES {
         return Err(SealError::TooLarge(value.len()));
     }
     let plaintext = envelope::encode(binding, value);
-    let count = stanzas.len();
-    write_age_file(stanzas, &plaintext, count).map_err(|e| match e {
-        WriteError::IncompatibleRecipients if hybrid => SealError::MixedRecipients,
-        WriteError::IncompatibleRecipients => SealError::Age("recipients with different labels".into()),
+    write_age_file(stanzas, &plaintext).map_err(|e| match e {
+        // Our recipients' labels differ only between hybrid and X25519 ones.
+        WriteError::IncompatibleRecipients => SealError::MixedRecipients,
         WriteError::Wrap(e) => SealError::Age(e.to_string()),
     })
 }
