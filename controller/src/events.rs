@@ -10,7 +10,7 @@ use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::PostParams;
 use kube::runtime::events::{Event, EventType};
-use kube::{Api, Client};
+use kube::{Client, Resource};
 
 /// Creates `events.k8s.io/v1` Events as this controller replica.
 #[derive(Clone)]
@@ -74,9 +74,9 @@ impl Announcer {
             ),
             ..K8sEvent::default()
         };
-        Api::<K8sEvent>::namespaced(self.client.clone(), &namespace)
-            .create(&PostParams::default(), &object)
-            .await
-            .map(drop)
+        let body = serde_json::to_vec(&object).map_err(kube::Error::SerdeError)?;
+        let request = kube::core::Request::new(K8sEvent::url_path(&(), Some(&namespace)))
+            .create(&PostParams::default(), body);
+        crate::write::send(&self.client, request).await.map(drop)
     }
 }

@@ -15,3 +15,4 @@ pub mod reconcile;
 pub mod run;
 pub mod secret;
 pub mod watch;
+pub mod write;

@@ -410,13 +410,16 @@ async fn write_secret(
     if let Some(version) = standing(client, obj, desired).await? {
         return Ok(Some(version));
     }
-    let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut applied = api
-        .patch(&obj.name_any(), &params, &Patch::Apply(&desired.secret))
+    // The answer is the whole Secret, values included: only its resourceVersion is read.
+    let request = kube::core::Request::new(Secret::url_path(&(), obj.namespace().as_deref())).patch(
+        &obj.name_any(),
+        &params,
+        &Patch::Apply(&desired.secret),
+    );
+    let applied = crate::write::send(client, request)
         .await
         .map_err(|e| api_failure("applying the Secret", &e))?;
-    ageseal_core::sealed_file::wipe(&mut applied);
     Ok(applied.resource_version())
 }
 
@@ -526,9 +529,16 @@ async fn write_status(
     obj: &SealedSecret,
     status: &SealedSecretStatus,
 ) -> Result<(), ReconcileError> {
-    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let patch = serde_json::json!({ "status": status });
-    api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    // The answer is the whole object, sealed values and managed fields included: not read.
+    let request = kube::core::Request::new(SealedSecret::url_path(&(), obj.namespace().as_deref()))
+        .patch_subresource(
+            "status",
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        );
+    crate::write::send(&ctx.client, request)
         .await
         .map(drop)
         .map_err(|e| ReconcileError {

@@ -23,6 +23,10 @@ pub fn tests() -> Vec<Test> {
             unowned_secrets,
         ),
         Test::new("lifecycle_an_immutable_conflict_is_reported", immutable_conflict),
+        Test::new(
+            "lifecycle_a_write_reads_back_metadata_not_values",
+            write_reads_back_metadata,
+        ),
     ]
 }
 
@@ -144,4 +148,53 @@ fn immutable_conflict(plane: Arc<ControlPlane>) {
     assert_eq!(condition["reason"], "ImmutableConflict", "{condition}");
     let value = secret_value(&world.kubectl, &world.tenant.apps, "frozen", "password");
     assert_eq!(value.as_deref(), Some(&b"handmade"[..]));
+}
+
+/// The controller's writes ask the API server for the stored object's metadata only: applying a
+/// Secret with a 64 KiB value answers with its resourceVersion and without the value.
+fn write_reads_back_metadata(plane: Arc<ControlPlane>) {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::Resource;
+    use kube::api::{Patch, PatchParams};
+
+    let world = World::new(plane, "answers");
+    let value = "v".repeat(64 * 1024);
+    let manifest = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "name": "big", "namespace": world.tenant.apps },
+        "stringData": { "password": value },
+    });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer = runtime.block_on(async {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(world.plane.admin_kubeconfig()).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("config");
+        let client = kube::Client::try_from(config).expect("client");
+        let request = kube::core::Request::new(Secret::url_path(&(), Some(&world.tenant.apps))).patch(
+            "big",
+            &PatchParams::apply("answers-test"),
+            &Patch::Apply(&manifest),
+        );
+        ageseal_controller::write::send(&client, request)
+            .await
+            .expect("applied")
+    });
+    let stored = world.secret("big").expect("the Secret was written");
+    assert_eq!(
+        answer.resource_version().as_deref(),
+        stored["metadata"]["resourceVersion"].as_str(),
+        "the answer names the version stored"
+    );
+    assert!(
+        answer.len() < 8 * 1024,
+        "the answer holds {} bytes: more than metadata",
+        answer.len()
+    );
 }
