@@ -60,6 +60,10 @@ struct Written {
     generation: i64,
     keys: u64,
     secret_version: String,
+    /// The object's resourceVersion whose status this reconcile replaced with Ready, if it did.
+    /// Until the watch delivers the status write, the cache still holds that version, with the
+    /// old status: it stands for the Ready status just written.
+    status_written_over: Option<String>,
 }
 
 impl std::fmt::Debug for Context {
@@ -134,13 +138,24 @@ impl Context {
         self.owned.iter().find_map(|versions| versions.get(key))
     }
 
+    /// True when the watches of produced Secrets have listed them and none is `key`: its Secret
+    /// is most likely missing, so [`write_secret`] tries to create it before reading it.
+    fn secret_unknown(&self, key: &str) -> bool {
+        !self.owned.is_empty()
+            && self.owned.iter().all(|versions| versions.listed())
+            && self.owned_version(key).is_none()
+    }
+
     /// True when the last write for `key` still stands: see [`Written`].
     fn unchanged(&self, key: &str, obj: &SealedSecret, keys: u64) -> bool {
         let memo = lock(&self.written);
         let Some(written) = memo.get(key) else {
             return false;
         };
-        ready_for_generation(obj)
+        let ready = ready_for_generation(obj)
+            || (written.status_written_over.is_some()
+                && obj.meta().resource_version == written.status_written_over);
+        ready
             && Some(written.uid.as_str()) == obj.meta().uid.as_deref()
             && Some(written.generation) == obj.meta().generation
             && written.keys == keys
@@ -280,14 +295,15 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
             reason: e.reason,
             message: format!("{}; {}", e.message, e.hint),
         }),
-        Ok(desired) => apply_secret(&ctx.client, &obj, desired).await,
+        Ok(desired) => apply_secret(&ctx.client, &obj, desired, ctx.secret_unknown(&key)).await,
     };
-    let written = match (&outcome, obj.meta().uid.clone(), obj.meta().generation) {
+    let mut written = match (&outcome, obj.meta().uid.clone(), obj.meta().generation) {
         (Ok(Some(version)), Some(uid), Some(generation)) => Some(Written {
             uid,
             generation,
             keys: epoch,
             secret_version: version.clone(),
+            status_written_over: None,
         }),
         _ => None,
     };
@@ -299,6 +315,12 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
             return Err(e);
         }
         announce(&ctx, &obj, &status).await;
+        // The trigger that follows this write (the produced Secret's watch event) may find the
+        // cache still at the version read here: it must not open every value again.
+        written = written.map(|w| Written {
+            status_written_over: obj.meta().resource_version.clone(),
+            ..w
+        });
     }
     ctx.remember(&key, written);
     match outcome {
@@ -335,6 +357,7 @@ async fn learn_standing(ctx: &Context, key: &str, obj: &SealedSecret, mut desire
                 generation,
                 keys,
                 secret_version,
+                status_written_over: None,
             }),
         );
     }
@@ -396,20 +419,53 @@ async fn apply_secret(
     client: &Client,
     obj: &SealedSecret,
     mut desired: Desired,
+    create_first: bool,
 ) -> Result<Option<String>, Failure> {
-    let result = write_secret(client, obj, &desired).await;
+    let result = write_secret(client, obj, &mut desired, create_first).await;
     ageseal_core::sealed_file::wipe(&mut desired.secret);
     result
 }
 
+/// A resourceVersion no stored object has: etcd starts at revision 1 and its first write is
+/// revision 2. As a precondition of server-side apply it makes the apply create the object when
+/// it is missing and fail with 409 Conflict, changing nothing, when it exists.
+const NO_OBJECT_YET: &str = "1";
+
+/// Writes the Secret. With `create_first` (the watch of produced Secrets does not know it) it
+/// first applies on condition that no Secret of that name exists: one request instead of a read
+/// and a write, and it can only create, never merge into a Secret someone else holds. Any
+/// refusal (it exists after all, or a server that does not take the condition) falls back to the
+/// checked path: read the Secret, refuse one the controller may not write, apply if it differs.
 async fn write_secret(
     client: &Client,
     obj: &SealedSecret,
-    desired: &Desired,
+    desired: &mut Desired,
+    create_first: bool,
 ) -> Result<Option<String>, Failure> {
+    if create_first {
+        desired.secret.metadata.resource_version = Some(NO_OBJECT_YET.to_owned());
+        let created = send_apply(client, obj, desired).await;
+        desired.secret.metadata.resource_version = None;
+        match created {
+            Ok(version) => return Ok(version),
+            Err(kube::Error::Api(_)) => {}
+            Err(e) => return Err(api_failure("creating the Secret", &e)),
+        }
+    }
     if let Some(version) = standing(client, obj, desired).await? {
         return Ok(Some(version));
     }
+    send_apply(client, obj, desired)
+        .await
+        .map_err(|e| api_failure("applying the Secret", &e))
+}
+
+/// Server-side apply of the desired Secret; gives the resourceVersion it is left at.
+async fn send_apply(
+    client: &Client,
+    obj: &SealedSecret,
+    desired: &Desired,
+) -> Result<Option<String>, kube::Error> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
     // The answer is the whole Secret, values included: only its resourceVersion is read.
     let request = kube::core::Request::new(Secret::url_path(&(), obj.namespace().as_deref())).patch(
@@ -417,9 +473,7 @@ async fn write_secret(
         &params,
         &Patch::Apply(&desired.secret),
     );
-    let applied = crate::write::send(client, request)
-        .await
-        .map_err(|e| api_failure("applying the Secret", &e))?;
+    let applied = crate::write::send(client, request).await?;
     Ok(applied.resource_version())
 }
 

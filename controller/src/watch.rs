@@ -5,6 +5,7 @@
 //! and shown on `/readyz` until it recovers, never silent.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,12 +41,19 @@ pub struct Scope<S, O> {
 pub struct OwnedVersions {
     current: Mutex<HashMap<String, String>>,
     listing: Mutex<Option<HashMap<String, String>>>,
+    listed: AtomicBool,
 }
 
 impl OwnedVersions {
     /// The resourceVersion of the produced Secret `namespace/name`, if the watch has seen it.
     pub fn get(&self, key: &str) -> Option<String> {
         lock(&self.current).get(key).cloned()
+    }
+
+    /// True once the watch has listed the produced Secrets (so a key it does not hold names a
+    /// Secret that is missing, or not produced by the controller).
+    pub fn listed(&self) -> bool {
+        self.listed.load(Ordering::Acquire)
     }
 
     /// Follows one watch event.
@@ -64,6 +72,7 @@ impl OwnedVersions {
             watcher::Event::InitDone => {
                 if let Some(listed) = lock(&self.listing).take() {
                     *lock(&self.current) = listed;
+                    self.listed.store(true, Ordering::Release);
                 }
             }
             watcher::Event::Apply(secret) => {

@@ -383,6 +383,57 @@ async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
 }
 
 #[tokio::test]
+async fn the_trigger_after_a_write_does_not_reopen_values_while_the_cache_lags() {
+    use ageseal_controller::watch::OwnedVersions;
+    use k8s_openapi::ByteString;
+    use kube::api::{Patch, PatchParams};
+
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let versions = Arc::new(OwnedVersions::default());
+    let ctx = Arc::new(memo_context(&client, &[&east], &versions));
+    // `obj` is what the cache holds: the version before the controller wrote its status.
+    let obj = create(&client, &sealed("db", NS, &[("password", "right")], &[&east])).await;
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    versions.follow(&seen(&secret(&client, NS, "db").await.expect("made")));
+    let api: Api<Secret> = Api::namespaced(client.clone(), NS);
+    let patch = Secret {
+        data: Some([("password".to_owned(), ByteString(b"tampered".to_vec()))].into()),
+        ..Secret::default()
+    };
+    api.patch("db", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("tampered");
+
+    // The Secret's watch event arrives before the status write's: the cache still holds the
+    // version without status. The memo stands for that version, so nothing is opened or written.
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("there"), "password"),
+        b"tampered"
+    );
+
+    // Any other version must say Ready itself: a status someone set to False is rewritten, and
+    // with it the Secret.
+    let sealed_api: Api<SealedSecret> = Api::namespaced(client.clone(), NS);
+    let not_ready = serde_json::json!({ "status": { "conditions": [{
+        "type": "Ready", "status": "False", "reason": "Edited", "message": "by hand",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"
+    }] } });
+    sealed_api
+        .patch_status("db", &PatchParams::default(), &Patch::Merge(&not_ready))
+        .await
+        .expect("status edited");
+    reconcile(fresh(&client, &obj).await, ctx.clone())
+        .await
+        .expect("ready");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("there"), "password"),
+        b"right"
+    );
+}
+
+#[tokio::test]
 async fn the_cache_holds_no_sealed_values_and_reconcile_reads_them_whole() {
     let east = Identity::generate();
     let client = fake(None).await;
