@@ -45,7 +45,7 @@ enum Command {
         #[arg(long = "allow-secret-type", value_name = "TYPE")]
         allowed_secret_types: Vec<String>,
         /// SealedSecrets reconciled at once (per watched namespace with --namespace). Each in
-        /// flight holds one connection to the API server (about 20 KB of buffers).
+        /// flight holds one connection to the API server (about 70 KB of peak memory).
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
         /// Make hybrid post-quantum keys (ML-KEM-768 + X25519, published as age1pq1...). An
