@@ -21,12 +21,12 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 /// Bytes of plaintext per STREAM chunk.
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 /// Columns of a full stanza body line.
-const COLUMNS: usize = 64;
-const TAG_BYTES: usize = 16;
+pub(crate) const COLUMNS: usize = 64;
+pub(crate) const TAG_BYTES: usize = 16;
 /// The payload nonce, written after the header.
-const NONCE_BYTES: usize = 16;
+pub(crate) const NONCE_BYTES: usize = 16;
 /// Random bytes a file takes: the file key, the payload nonce, and the grease stanza's choices.
 const RANDOM_BYTES: usize = FILE_KEY_BYTES + NONCE_BYTES + GREASE_RANDOM;
 /// The grease stanza's random bytes at most: a tag of 1 to 8 characters (a length byte and 8),

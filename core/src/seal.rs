@@ -1,11 +1,10 @@
 //! Sealing one value to many recipients and opening it again, with the binding checked.
 
-use std::io::Read;
-
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use zeroize::Zeroizing;
 
+use crate::age_read;
 use crate::age_write::{WriteError, write_age_file};
 use crate::cores::map_on_cores;
 use crate::envelope::{self, Binding, EnvelopeError, Location};
@@ -330,18 +329,23 @@ pub fn decrypt(
         });
     }
     inspect(sealed)?;
-    let decryptor = age::Decryptor::new_buffered(sealed).map_err(from_age)?;
+    let parsed = age_read::parse(sealed).map_err(from_read)?;
     let hinted = keyring.with_hint(hint);
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&hinted as &dyn age::Identity))
-        .map_err(from_age)?;
-    // Capacity covers the whole plaintext, so the buffer never reallocates and leaves no copy.
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(sealed.len()));
-    reader
-        .read_to_end(&mut plaintext)
-        .map_err(|_| UnsealError::MalformedAgeFile(PAYLOAD_FAILURE))?;
+    let file_key = match age::Identity::unwrap_stanzas(&hinted, &parsed.stanzas) {
+        None => return Err(UnsealError::NoMatchingKey),
+        Some(unwrapped) => unwrapped.map_err(from_age)?,
+    };
+    let plaintext = parsed.open(&file_key).map_err(from_read)?;
     let key_id = hinted.opened_by().ok_or(UnsealError::NoMatchingKey)?;
     Ok((plaintext, key_id))
+}
+
+fn from_read(err: age_read::ReadError) -> UnsealError {
+    match err {
+        age_read::ReadError::Header => UnsealError::MalformedAgeFile("invalid age header"),
+        age_read::ReadError::Mac => UnsealError::MalformedAgeFile(MAC_FAILURE),
+        age_read::ReadError::Payload => UnsealError::MalformedAgeFile(PAYLOAD_FAILURE),
+    }
 }
 
 const PAYLOAD_FAILURE: &str = "payload failed authentication (altered or truncated)";

@@ -1,0 +1,222 @@
+//! Reading an age v1 file (c2sp.org/age) to open a sealed value: the header parsed in one pass
+//! over the bytes, then, once the keyring has unwrapped the file key, the header MAC and the
+//! STREAM payload checked with AWS-LC's HMAC and ChaCha20-Poly1305 (the same primitives
+//! [`crate::age_write`] seals with). The plaintext is released only when every chunk has
+//! authenticated. The age test kit runs through this reader (core/tests/suite/testkit.rs).
+//!
+//! Callers bound the header first ([`crate::seal::inspect`]: its size, the stanza count, a MAC
+//! line, stanza bodies ending in a short line); this parser checks the grammar itself.
+
+use age_core::format::{FileKey, Stanza};
+use age_core::secrecy::ExposeSecret;
+use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD_NO_PAD;
+use zeroize::Zeroizing;
+
+use crate::age_write::{CHUNK, COLUMNS, NONCE_BYTES, TAG_BYTES, hkdf_sha256};
+
+const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
+const STANZA_PREFIX: &[u8] = b"-> ";
+const MAC_PREFIX: &[u8] = b"---";
+/// Base64 characters of the 32-byte header MAC, without padding.
+const MAC_COLUMNS: usize = 43;
+const SCRYPT_TAG: &str = "scrypt";
+
+/// Why a file could not be read; [`crate::seal`] turns it into an [`crate::seal::UnsealError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The header breaks the grammar, or the payload nonce is missing.
+    Header,
+    /// The header MAC does not match: the header was altered.
+    Mac,
+    /// A payload chunk failed to authenticate, or the chunks are cut or ordered wrongly.
+    Payload,
+}
+
+/// A parsed header and where the payload starts.
+pub(crate) struct Parsed<'a> {
+    /// The recipient stanzas, in order.
+    pub(crate) stanzas: Vec<Stanza>,
+    mac: [u8; 32],
+    /// The header bytes the MAC covers: up to and including `---`.
+    covered: &'a [u8],
+    /// The payload nonce and the STREAM chunks.
+    payload: &'a [u8],
+}
+
+/// Parses the header of an age v1 file.
+pub(crate) fn parse(file: &[u8]) -> Result<Parsed<'_>, ReadError> {
+    let mut rest = file.strip_prefix(VERSION_LINE).ok_or(ReadError::Header)?;
+    let mut stanzas = Vec::new();
+    loop {
+        let (line, after) = next_line(rest)?;
+        if let Some(stanza_line) = line.strip_prefix(STANZA_PREFIX) {
+            let (stanza, after_body) = stanza(stanza_line, after)?;
+            stanzas.push(stanza);
+            rest = after_body;
+        } else if let Some(mac_text) = line.strip_prefix(MAC_PREFIX) {
+            let mac_text = mac_text.strip_prefix(b" ").ok_or(ReadError::Header)?;
+            if stanzas.is_empty() || mac_text.len() != MAC_COLUMNS {
+                return Err(ReadError::Header);
+            }
+            let mut mac = [0u8; 32];
+            let written = BASE64_STANDARD_NO_PAD
+                .decode_slice(mac_text, &mut mac)
+                .map_err(|_| ReadError::Header)?;
+            if written != mac.len() {
+                return Err(ReadError::Header);
+            }
+            // An scrypt stanza must be the only one (age's rule for passphrase files).
+            if stanzas.len() > 1 && stanzas.iter().any(|s: &Stanza| s.tag == SCRYPT_TAG) {
+                return Err(ReadError::Header);
+            }
+            let covered_len = file.len() - rest.len() + MAC_PREFIX.len();
+            return Ok(Parsed {
+                stanzas,
+                mac,
+                covered: &file[..covered_len],
+                payload: after,
+            });
+        } else {
+            return Err(ReadError::Header);
+        }
+    }
+}
+
+/// The line at the start of `input` without its `\n`, and what follows it.
+fn next_line(input: &[u8]) -> Result<(&[u8], &[u8]), ReadError> {
+    let end = input.iter().position(|&b| b == b'\n').ok_or(ReadError::Header)?;
+    Ok((&input[..end], &input[end + 1..]))
+}
+
+/// One stanza: `line` is its first line after `-> `; the body follows in `input`.
+fn stanza<'a>(line: &[u8], mut input: &'a [u8]) -> Result<(Stanza, &'a [u8]), ReadError> {
+    let mut words = line.split(|&b| b == b' ').map(|word| {
+        // Arbitrary strings: one or more visible ASCII characters.
+        if !word.is_empty() && word.iter().all(|&b| (33..=126).contains(&b)) {
+            // Visible ASCII is UTF-8.
+            std::str::from_utf8(word)
+                .map(str::to_owned)
+                .map_err(|_| ReadError::Header)
+        } else {
+            Err(ReadError::Header)
+        }
+    });
+    let tag = words.next().ok_or(ReadError::Header)??;
+    let args = words.collect::<Result<Vec<_>, _>>()?;
+    // Body: full 64-column lines, then one shorter line (possibly empty) that ends it.
+    let mut text = Vec::new();
+    loop {
+        let (body_line, after) = next_line(input)?;
+        if body_line.len() > COLUMNS {
+            return Err(ReadError::Header);
+        }
+        text.extend_from_slice(body_line);
+        input = after;
+        if body_line.len() < COLUMNS {
+            break;
+        }
+    }
+    // Canonical base64 without padding: the engine refuses padding and stray trailing bits.
+    let body = BASE64_STANDARD_NO_PAD
+        .decode(&text)
+        .map_err(|_| ReadError::Header)?;
+    Ok((Stanza { tag, args, body }, input))
+}
+
+impl Parsed<'_> {
+    /// Checks the header MAC with `file_key`, then decrypts the payload; nothing is returned
+    /// unless every chunk authenticated and the chunks end where the file ends.
+    pub(crate) fn open(&self, file_key: &FileKey) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+        let key = file_key.expose_secret();
+        let mac_key = hkdf_sha256(&[], b"header", key);
+        hmac::verify(
+            &hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_slice()),
+            self.covered,
+            &self.mac,
+        )
+        .map_err(|_| ReadError::Mac)?;
+        if self.payload.len() < NONCE_BYTES {
+            return Err(ReadError::Header);
+        }
+        let (nonce, chunks) = self.payload.split_at(NONCE_BYTES);
+        let payload_key = hkdf_sha256(nonce, b"payload", key);
+        let aead = LessSafeKey::new(
+            UnboundKey::new(&CHACHA20_POLY1305, payload_key.as_slice()).map_err(|_| ReadError::Payload)?,
+        );
+        let sealed_chunk = CHUNK + TAG_BYTES;
+        let count = chunks.len().div_ceil(sealed_chunk);
+        if count == 0 {
+            return Err(ReadError::Payload);
+        }
+        let mut plaintext = Zeroizing::new(Vec::with_capacity(chunks.len()));
+        let mut buffer = Zeroizing::new(Vec::with_capacity(sealed_chunk.min(chunks.len())));
+        for (index, chunk) in chunks.chunks(sealed_chunk).enumerate() {
+            let last = index + 1 == count;
+            // Only the final chunk may be short, and it may be empty only as the sole chunk.
+            if chunk.len() < TAG_BYTES || (last && chunk.len() == TAG_BYTES && index > 0) {
+                return Err(ReadError::Payload);
+            }
+            let mut chunk_nonce = [0u8; 12];
+            chunk_nonce[3..11].copy_from_slice(&(index as u64).to_be_bytes());
+            chunk_nonce[11] = u8::from(last);
+            buffer.clear();
+            buffer.extend_from_slice(chunk);
+            let opened = aead
+                .open_in_place(
+                    Nonce::assume_unique_for_key(chunk_nonce),
+                    Aad::empty(),
+                    &mut buffer,
+                )
+                .map_err(|_| ReadError::Payload)?;
+            plaintext.extend_from_slice(opened);
+        }
+        Ok(plaintext)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(body: &str) -> Vec<u8> {
+        format!("age-encryption.org/v1\n{body}--- {}\n", "A".repeat(43)).into_bytes()
+    }
+
+    #[test]
+    fn stanzas_are_read_with_their_arguments_and_bodies() {
+        let body = BASE64_STANDARD_NO_PAD.encode([7u8; 48]);
+        let file = header(&format!("-> X25519 abc\n{}\n\n-> x-grease\n\n", &body));
+        let parsed = parse(&file).expect("valid");
+        assert_eq!(parsed.stanzas.len(), 2);
+        assert_eq!(parsed.stanzas[0].tag, "X25519");
+        assert_eq!(parsed.stanzas[0].args, ["abc"]);
+        assert_eq!(parsed.stanzas[0].body, [7u8; 48]);
+        assert!(parsed.stanzas[1].args.is_empty() && parsed.stanzas[1].body.is_empty());
+        assert_eq!(parsed.covered, &file[..file.len() - 45]);
+        assert!(parsed.payload.is_empty());
+    }
+
+    #[test]
+    fn grammar_breaks_are_header_failures() {
+        for bad in [
+            "-> X25519  abc\n\n",                 // empty argument
+            "-> \n\n",                            // no tag
+            "-> X25519 a\u{7f}b\n\n",             // invisible character
+            "-> X25519 abc\nAAA=\n",              // padding
+            "-> X25519 abc\nAB\n",                // trailing bits set
+            "-> X25519 abc\n",                    // no body line before the MAC line
+            "-> scrypt abc\n\n-> X25519 abc\n\n", // scrypt with another stanza
+            "->X25519 abc\n\n",                   // no space after the arrow
+        ] {
+            assert_eq!(parse(&header(bad)).err(), Some(ReadError::Header), "{bad:?}");
+        }
+        assert_eq!(
+            parse(b"age-encryption.org/v1\n--- x\n").err(),
+            Some(ReadError::Header)
+        );
+        assert_eq!(parse(b"").err(), Some(ReadError::Header));
+    }
+}
