@@ -199,6 +199,51 @@ mod tests {
         assert!(parsed.payload.is_empty());
     }
 
+    fn read(file: &[u8], identity: &age::x25519::Identity) -> Result<Vec<u8>, ReadError> {
+        let parsed = parse(file)?;
+        let file_key = age::Identity::unwrap_stanzas(identity, &parsed.stanzas)
+            .ok_or(ReadError::Header)?
+            .map_err(|_| ReadError::Header)?;
+        parsed.open(&file_key).map(|plaintext| plaintext.to_vec())
+    }
+
+    #[test]
+    fn every_size_around_the_chunk_boundaries_reads_back() {
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        for size in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 2 * CHUNK + 7] {
+            let plaintext: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let file = crate::age_write::write_age_file(
+                std::iter::once(&recipient as &dyn age::Recipient),
+                &plaintext,
+            )
+            .expect("writes");
+            assert_eq!(read(&file, &identity), Ok(plaintext), "size {size}");
+        }
+    }
+
+    #[test]
+    fn every_cut_and_every_changed_byte_is_refused_without_panic() {
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        let file = crate::age_write::write_age_file(
+            std::iter::once(&recipient as &dyn age::Recipient),
+            b"a value of some length",
+        )
+        .expect("writes");
+        assert!(read(&file, &identity).is_ok());
+        for len in 0..file.len() {
+            assert!(read(&file[..len], &identity).is_err(), "cut at {len}");
+        }
+        for at in 0..file.len() {
+            for flip in [0x01u8, 0x80] {
+                let mut changed = file.clone();
+                changed[at] ^= flip;
+                assert!(read(&changed, &identity).is_err(), "byte {at} ^ {flip:#x}");
+            }
+        }
+    }
+
     #[test]
     fn grammar_breaks_are_header_failures() {
         for bad in [
