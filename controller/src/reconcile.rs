@@ -467,7 +467,7 @@ async fn send_apply(
     desired: &Desired,
 ) -> Result<Option<String>, kube::Error> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    // The answer is the whole Secret, values included: only its resourceVersion is read.
+    // The answer is the Secret's metadata (crate::write): only its resourceVersion is read.
     let request = kube::core::Request::new(Secret::url_path(&(), obj.namespace().as_deref())).patch(
         &obj.name_any(),
         &params,
