@@ -25,6 +25,9 @@ pub struct Health {
     pub metrics: Arc<Metrics>,
     /// True while this replica reconciles (always, without leader election).
     pub leading: AtomicBool,
+    /// True once this replica, leading, has published its public keys (ConfigMap
+    /// `ageseal-recipients`), which `ageseal region add --from-cluster` reads.
+    pub published: AtomicBool,
     /// Watched scopes whose SealedSecrets have not been listed yet.
     unsynced: AtomicUsize,
     /// What keeps failing right now, by source (a watch, the API server): reported, never silent.
@@ -39,6 +42,7 @@ impl Health {
             keys,
             metrics,
             leading: AtomicBool::new(false),
+            published: AtomicBool::new(false),
             unsynced: AtomicUsize::new(scopes),
             problems: Mutex::default(),
         }
@@ -90,6 +94,13 @@ impl Health {
         // A standby replica has no SealedSecret cache until it leads; it serves keys and metrics.
         if self.leading.load(Ordering::SeqCst) && !self.synced() {
             why.push("SealedSecret cache not synced yet".to_owned());
+        }
+        // A leader is ready once its public keys can be fetched from the cluster.
+        if self.leading.load(Ordering::SeqCst)
+            && self.keys.is_loaded()
+            && !self.published.load(Ordering::SeqCst)
+        {
+            why.push("public keys not published yet (ConfigMap ageseal-recipients)".to_owned());
         }
         (!why.is_empty()).then(|| why.join("; "))
     }

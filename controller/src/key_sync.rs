@@ -97,8 +97,16 @@ impl KeySync {
         tracing::info!(keys = loaded.keyring.identities().len(), "keys loaded");
         if self.health.leading.load(Ordering::SeqCst) {
             let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.options.own_namespace);
-            if let Err(e) = keys::publish(&api, &loaded, &self.options.region).await {
-                tracing::error!("publishing {RECIPIENTS_CONFIGMAP}: {e}");
+            let source = format!("publishing {RECIPIENTS_CONFIGMAP}");
+            match keys::publish(&api, &loaded, &self.options.region).await {
+                Ok(()) => {
+                    self.health.set_problem(&source, None);
+                    self.health.published.store(true, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    tracing::error!("{source}: {e}");
+                    self.health.set_problem(&source, Some(e.to_string()));
+                }
             }
         }
     }

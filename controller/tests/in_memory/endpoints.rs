@@ -57,6 +57,10 @@ async fn endpoints_report_health_readiness_metrics_and_public_keys_only() {
     let (code, body) = get(app.clone(), "/readyz").await;
     assert_eq!((code, body.contains("cache not synced")), (503, true), "{body}");
     health.scope_synced();
+    // A leader is ready once its public keys are published for `region add --from-cluster`.
+    let (code, body) = get(app.clone(), "/readyz").await;
+    assert_eq!((code, body.contains("not published yet")), (503, true), "{body}");
+    health.published.store(true, Ordering::SeqCst);
     assert_eq!(get(app.clone(), "/readyz").await.0, 200);
     health.set_problem("watching Secrets", Some("403 forbidden; grant it".into()));
     let (code, body) = get(app.clone(), "/readyz").await;
