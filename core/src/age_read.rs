@@ -8,16 +8,16 @@
 //! line, stanza bodies ending in a short line); this parser checks the grammar itself.
 
 use age_core::format::{FileKey, Stanza};
-use age_core::secrecy::ExposeSecret;
-use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD_NO_PAD;
 use zeroize::Zeroizing;
 
-use crate::age_write::{CHUNK, COLUMNS, NONCE_BYTES, TAG_BYTES, hkdf_sha256};
+use crate::age_v1::{
+    CHUNK, COLUMNS, NONCE_BYTES, TAG_BYTES, VERSION_LINE, chacha_open, chunk_nonce, header_mac_key,
+    payload_key,
+};
 
-const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
 const STANZA_PREFIX: &[u8] = b"-> ";
 const MAC_PREFIX: &[u8] = b"---";
 /// Base64 characters of the 32-byte header MAC, without padding.
@@ -130,22 +130,12 @@ impl Parsed<'_> {
     /// Checks the header MAC with `file_key`, then decrypts the payload; nothing is returned
     /// unless every chunk authenticated and the chunks end where the file ends.
     pub(crate) fn open(&self, file_key: &FileKey) -> Result<Zeroizing<Vec<u8>>, ReadError> {
-        let key = file_key.expose_secret();
-        let mac_key = hkdf_sha256(&[], b"header", key);
-        hmac::verify(
-            &hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_slice()),
-            self.covered,
-            &self.mac,
-        )
-        .map_err(|_| ReadError::Mac)?;
+        hmac::verify(&header_mac_key(file_key), self.covered, &self.mac).map_err(|_| ReadError::Mac)?;
         if self.payload.len() < NONCE_BYTES {
             return Err(ReadError::Header);
         }
         let (nonce, chunks) = self.payload.split_at(NONCE_BYTES);
-        let payload_key = hkdf_sha256(nonce, b"payload", key);
-        let aead = LessSafeKey::new(
-            UnboundKey::new(&CHACHA20_POLY1305, payload_key.as_slice()).map_err(|_| ReadError::Payload)?,
-        );
+        let payload_key = payload_key(file_key, nonce);
         let sealed_chunk = CHUNK + TAG_BYTES;
         let count = chunks.len().div_ceil(sealed_chunk);
         if count == 0 {
@@ -159,18 +149,10 @@ impl Parsed<'_> {
             if chunk.len() < TAG_BYTES || (last && chunk.len() == TAG_BYTES && index > 0) {
                 return Err(ReadError::Payload);
             }
-            let mut chunk_nonce = [0u8; 12];
-            chunk_nonce[3..11].copy_from_slice(&(index as u64).to_be_bytes());
-            chunk_nonce[11] = u8::from(last);
             buffer.clear();
             buffer.extend_from_slice(chunk);
-            let opened = aead
-                .open_in_place(
-                    Nonce::assume_unique_for_key(chunk_nonce),
-                    Aad::empty(),
-                    &mut buffer,
-                )
-                .map_err(|_| ReadError::Payload)?;
+            let opened =
+                chacha_open(&payload_key, chunk_nonce(index, last), &mut buffer).ok_or(ReadError::Payload)?;
             plaintext.extend_from_slice(opened);
         }
         Ok(plaintext)

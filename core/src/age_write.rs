@@ -1,32 +1,28 @@
 //! Writing an age v1 file (c2sp.org/age): header, header MAC and STREAM payload, with AWS-LC's
-//! HKDF-SHA256, HMAC-SHA256 and ChaCha20-Poly1305.
+//! HKDF-SHA256, HMAC-SHA256 and ChaCha20-Poly1305 (`crate::age_v1`).
 //!
 //! Why not the age crate's `Encryptor`: sealing a Secret writes one small file per value, and
 //! per process the `Encryptor` seeds a ChaCha generator for its grease stanza (CPU feature
 //! detection first, about 40 us on the project's virtual machine, where each `cpuid` traps) and
 //! builds its payload writer around a 64 KiB buffer; RustCrypto's ciphers detect CPU features
 //! once more. AWS-LC detected them when the process started. The files are the same format:
-//! the age CLI, the age crate (which opens every value, `crate::seal::decrypt`) and typage read
-//! them (core/tests). Opening stays with the age crate.
+//! the age CLI, the age crate and typage read them (core/tests), as does ageseal's own reader
+//! (`crate::age_read`).
 
 use std::collections::HashSet;
 
 use age_core::format::{FILE_KEY_BYTES, FileKey, Stanza};
-use age_core::secrecy::ExposeSecret;
-use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::{hkdf, hmac};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD_NO_PAD;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-/// Bytes of plaintext per STREAM chunk.
-pub(crate) const CHUNK: usize = 64 * 1024;
-/// Columns of a full stanza body line.
-pub(crate) const COLUMNS: usize = 64;
-pub(crate) const TAG_BYTES: usize = 16;
-/// The payload nonce, written after the header.
-pub(crate) const NONCE_BYTES: usize = 16;
+use crate::age_v1::{
+    CHUNK, COLUMNS, NONCE_BYTES, TAG_BYTES, VERSION_LINE, chacha_seal, chunk_nonce, header_mac_key,
+    payload_key,
+};
+
 /// Random bytes a file takes: the file key, the payload nonce, and the grease stanza's choices.
 const RANDOM_BYTES: usize = FILE_KEY_BYTES + NONCE_BYTES + GREASE_RANDOM;
 /// The grease stanza's random bytes at most: a tag of 1 to 8 characters (a length byte and 8),
@@ -40,32 +36,6 @@ pub(crate) enum WriteError {
     Wrap(age::EncryptError),
     /// Recipients whose labels differ (age's rule: e.g. post-quantum and classic ones).
     IncompatibleRecipients,
-}
-
-/// HKDF-SHA256 of `ikm` with `salt` and `info`, 32 bytes (age's `hkdf`).
-pub(crate) fn hkdf_sha256(salt: &[u8], info: &[u8], ikm: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    hkdf::Salt::new(hkdf::HKDF_SHA256, salt)
-        .extract(ikm)
-        .expand(&[info], hkdf::HKDF_SHA256)
-        .and_then(|okm| okm.fill(out.as_mut()))
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    out
-}
-
-/// ChaCha20-Poly1305 of `plaintext` under `key` and `nonce`, tag appended.
-pub(crate) fn chacha_seal(key: &[u8; 32], nonce: [u8; 12], plaintext: &[u8], out: &mut Vec<u8>) {
-    let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).expect("a 32-byte key"));
-    let start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = key
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::empty(),
-            &mut out[start..],
-        )
-        .expect("a chunk of at most 64 KiB");
-    out.extend_from_slice(tag.as_ref());
 }
 
 /// The age v1 file of `plaintext` for `recipients`, each wrapping a fresh file key, followed by
@@ -104,28 +74,29 @@ pub(crate) fn write_age_file<'a>(
             })
             .sum::<usize>();
     let mut out = Vec::with_capacity(header + NONCE_BYTES + plaintext.len() + chunks * TAG_BYTES);
-    out.extend_from_slice(b"age-encryption.org/v1\n");
+    out.extend_from_slice(VERSION_LINE);
     for stanza in &stanzas {
         write_stanza(stanza, &mut out);
     }
     out.extend_from_slice(b"---");
-    let mac_key = hkdf_sha256(&[], b"header", file_key.expose_secret());
-    let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_ref()), &out);
+    let mac = hmac::sign(&header_mac_key(&file_key), &out);
     out.push(b' ');
     out.extend_from_slice(BASE64_STANDARD_NO_PAD.encode(mac.as_ref()).as_bytes());
     out.push(b'\n');
 
     out.extend_from_slice(nonce);
-    let payload_key = hkdf_sha256(nonce, b"payload", file_key.expose_secret());
+    let payload_key = payload_key(&file_key, nonce);
     // An empty payload is one empty, final chunk; otherwise the last chunk is final, full or not.
     let pieces = plaintext
         .chunks(CHUNK)
         .chain(plaintext.is_empty().then_some(&[][..]));
     for (index, chunk) in pieces.enumerate() {
-        let mut chunk_nonce = [0u8; 12];
-        chunk_nonce[3..11].copy_from_slice(&(index as u64).to_be_bytes());
-        chunk_nonce[11] = u8::from(index + 1 == chunks);
-        chacha_seal(&payload_key, chunk_nonce, chunk, &mut out);
+        chacha_seal(
+            &payload_key,
+            chunk_nonce(index, index + 1 == chunks),
+            chunk,
+            &mut out,
+        );
     }
     Ok(out)
 }
@@ -278,24 +249,5 @@ mod tests {
             write_age_file(mixed.into_iter(), b"v"),
             Err(WriteError::IncompatibleRecipients)
         ));
-    }
-
-    #[test]
-    fn the_primitives_match_age_core() {
-        let (salt, ikm) = ([7u8; 64], [9u8; 32]);
-        assert_eq!(
-            *hkdf_sha256(&salt, b"label", &ikm),
-            age_core::primitives::hkdf(&salt, b"label", &ikm)
-        );
-        assert_eq!(
-            *hkdf_sha256(&[], b"header", &ikm),
-            age_core::primitives::hkdf(&[], b"header", &ikm)
-        );
-        let mut sealed = Vec::new();
-        chacha_seal(&[5u8; 32], [0; 12], b"sixteen byte key", &mut sealed);
-        assert_eq!(
-            sealed,
-            age_core::primitives::aead_encrypt(&[5u8; 32], b"sixteen byte key")
-        );
     }
 }

@@ -6,14 +6,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use age_core::format::{FILE_KEY_BYTES, FileKey, Stanza};
-use age_core::primitives::{aead_decrypt, bech32_decode};
+use age_core::primitives::bech32_decode;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD_NO_PAD;
 use sha2::{Digest, Sha256};
 use x25519_dalek::StaticSecret;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::age_write::hkdf_sha256;
+use crate::age_v1::{chacha_open, hkdf_sha256};
 use crate::pq::{HybridPublic, HybridSecret};
 use crate::x25519::{X25519Public, X25519Secret};
 
@@ -328,9 +328,9 @@ fn unwrap_x25519(secret: &X25519Secret, stanza: &Stanza) -> Option<Result<FileKe
     salt[32..].copy_from_slice(secret.public().as_bytes());
     let wrap_key = hkdf_sha256(&salt, X25519_LABEL, shared.as_ref());
     // A failure here only means "not this identity": stanzas are anonymous.
-    let plain = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?;
-    let plain = Zeroizing::new(plain);
-    Some(Ok(FileKey::init_with_mut(|key| key.copy_from_slice(&plain))))
+    let mut body = Zeroizing::new(stanza.body.clone());
+    let plain = chacha_open(&wrap_key, [0; 12], &mut body)?;
+    (plain.len() == FILE_KEY_BYTES).then(|| Ok(FileKey::init_with_mut(|key| key.copy_from_slice(plain))))
 }
 
 /// The ephemeral share of a canonical X25519 stanza (one unpadded base64 argument, 32-byte body).

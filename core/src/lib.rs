@@ -4,6 +4,7 @@
 //! Pure format and crypto: no I/O, no async runtime, no Kubernetes client.
 
 mod age_read;
+mod age_v1;
 mod age_write;
 pub mod config;
 pub mod config_edit;

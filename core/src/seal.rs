@@ -5,6 +5,7 @@ use base64::prelude::BASE64_STANDARD;
 use zeroize::Zeroizing;
 
 use crate::age_read;
+use crate::age_v1::{COLUMNS, VERSION_LINE};
 use crate::age_write::{WriteError, write_age_file};
 use crate::cores::map_on_cores;
 use crate::envelope::{self, Binding, EnvelopeError, Location};
@@ -12,10 +13,6 @@ use crate::keys::{Keyring, Recipient, RecipientId};
 use crate::limits::{
     MAX_HEADER_BYTES, MAX_RECIPIENTS, MAX_SEALED_BASE64, MAX_SEALED_BYTES, MAX_STANZAS, MAX_VALUE_BYTES,
 };
-
-const AGE_V1_LINE: &[u8] = b"age-encryption.org/v1\n";
-/// Columns of a full stanza body line.
-const STANZA_COLUMNS: usize = 64;
 
 /// Why a value could not be sealed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -431,7 +428,7 @@ impl HeaderSummary {
 /// key, within [`MAX_HEADER_BYTES`]. Used before decryption and by `ageseal verify`.
 pub fn inspect(sealed: &[u8]) -> Result<HeaderSummary, UnsealError> {
     let rest = sealed
-        .strip_prefix(AGE_V1_LINE)
+        .strip_prefix(VERSION_LINE)
         .ok_or(UnsealError::MalformedAgeFile(
             "does not start with the age v1 header line",
         ))?;
@@ -443,12 +440,12 @@ pub fn inspect(sealed: &[u8]) -> Result<HeaderSummary, UnsealError> {
     for line in window.split(|&b| b == b'\n') {
         let stanza_or_mac = line.starts_with(b"-> ") || line.starts_with(b"--- ");
         if in_body && !stanza_or_mac {
-            if line.len() > STANZA_COLUMNS {
+            if line.len() > COLUMNS {
                 return Err(UnsealError::MalformedAgeFile(
                     "a stanza body line is over 64 columns",
                 ));
             }
-            in_body = line.len() == STANZA_COLUMNS;
+            in_body = line.len() == COLUMNS;
             continue;
         }
         if in_body {
@@ -579,7 +576,7 @@ mod tests {
         let (identities, recipients, location, binding) = setup(1);
         let text = seal(b"v", &binding, &recipients).expect("seals");
         // Drop the X25519 stanza's (short) body line: the next stanza line then follows it.
-        let start = AGE_V1_LINE.len();
+        let start = VERSION_LINE.len();
         let first_end = start + text[start..].iter().position(|&b| b == b'\n').expect("line") + 1;
         let body_end = first_end + text[first_end..].iter().position(|&b| b == b'\n').expect("line") + 1;
         let damaged = [&text[..first_end], &text[body_end..]].concat();
@@ -654,7 +651,7 @@ mod tests {
             inspect(b"age-encryption.org/v1\n--- abc\n"),
             Err(UnsealError::MalformedAgeFile(_))
         ));
-        let endless = [AGE_V1_LINE, &b"-> X25519 a\nbody\n".repeat(2000)].concat();
+        let endless = [VERSION_LINE, &b"-> X25519 a\nbody\n".repeat(2000)].concat();
         assert!(matches!(inspect(&endless), Err(UnsealError::TooManyStanzas(_))));
     }
 }

@@ -22,7 +22,7 @@ use base64::prelude::BASE64_STANDARD_NO_PAD;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use crate::age_write::{chacha_seal, hkdf_sha256};
+use crate::age_v1::{chacha_seal, hkdf_sha256};
 use crate::keys::{X25519_LABEL, X25519_TAG};
 
 /// The u-coordinates (little-endian, top bit ignored as X25519 does) of the points of order 1, 2,
