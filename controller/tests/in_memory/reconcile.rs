@@ -3,12 +3,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ageseal_controller::reconcile::{error_policy, reconcile};
+use ageseal_controller::reconcile::{Context, error_policy, reconcile};
 use ageseal_core::Identity;
 use ageseal_core::crd::{MANAGED_ANNOTATION, SealedSecret};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, PostParams};
-use kube::{Api, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use kube_fake_client::{Error as FakeError, interceptor};
 
 use super::support::*;
@@ -327,32 +327,45 @@ async fn retry_counts_of_objects_that_went_away_are_forgotten() {
     assert_eq!(error_policy(b, &err, ctx), first, "b starts over");
 }
 
-#[tokio::test]
-async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
-    use ageseal_controller::watch::OwnedVersions;
-    use k8s_openapi::ByteString;
-    use kube::api::{Patch, PatchParams};
-    use kube::core::PartialObjectMetaExt;
-    use kube::runtime::watcher::Event;
-
+/// `db` (password "right") reconciled with a memo context whose watch has seen its Secret.
+async fn db_written_with_memo() -> (
+    Client,
+    Arc<ageseal_controller::watch::OwnedVersions>,
+    Arc<Context>,
+    Arc<SealedSecret>,
+) {
     let east = Identity::generate();
     let client = fake(None).await;
-    let versions = Arc::new(OwnedVersions::default());
+    let versions = Arc::new(ageseal_controller::watch::OwnedVersions::default());
     let ctx = Arc::new(memo_context(&client, &[&east], &versions));
     let obj = create(&client, &sealed("db", NS, &[("password", "right")], &[&east])).await;
     reconcile(obj.clone(), ctx.clone()).await.expect("ready");
     versions.follow(&seen(&secret(&client, NS, "db").await.expect("made")));
+    (client, versions, ctx, obj)
+}
 
-    // Changed behind the watch's back: the memo stands, so this reconcile does not even look.
-    let api: Api<Secret> = Api::namespaced(client.clone(), NS);
+/// Sets the Secret `name`'s password to "tampered" behind the controller's back.
+async fn tamper(client: &Client, name: &str) -> Secret {
+    use k8s_openapi::ByteString;
+    use kube::api::{Patch, PatchParams};
     let patch = Secret {
         data: Some([("password".to_owned(), ByteString(b"tampered".to_vec()))].into()),
         ..Secret::default()
     };
-    let tampered = api
-        .patch("db", &PatchParams::default(), &Patch::Merge(&patch))
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .expect("tampered");
+        .expect("tampered")
+}
+
+#[tokio::test]
+async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
+    use kube::core::PartialObjectMetaExt;
+    use kube::runtime::watcher::Event;
+
+    let (client, versions, ctx, obj) = db_written_with_memo().await;
+    // Changed behind the watch's back: the memo stands, so this reconcile does not even look.
+    let tampered = tamper(&client, "db").await;
     reconcile(fresh(&client, &obj).await, ctx.clone())
         .await
         .expect("ready");
@@ -371,7 +384,10 @@ async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
 
     // A deleted Secret is made again once the watch reports the deletion.
     versions.follow(&seen(&restored));
-    api.delete("db", &DeleteParams::default()).await.expect("deleted");
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .delete("db", &DeleteParams::default())
+        .await
+        .expect("deleted");
     versions.follow(&Event::Delete(
         restored.metadata.clone().into_response_partial::<Secret>(),
     ));
@@ -384,26 +400,11 @@ async fn values_are_opened_again_only_when_the_secret_or_the_spec_changed() {
 
 #[tokio::test]
 async fn the_trigger_after_a_write_does_not_reopen_values_while_the_cache_lags() {
-    use ageseal_controller::watch::OwnedVersions;
-    use k8s_openapi::ByteString;
     use kube::api::{Patch, PatchParams};
 
-    let east = Identity::generate();
-    let client = fake(None).await;
-    let versions = Arc::new(OwnedVersions::default());
-    let ctx = Arc::new(memo_context(&client, &[&east], &versions));
     // `obj` is what the cache holds: the version before the controller wrote its status.
-    let obj = create(&client, &sealed("db", NS, &[("password", "right")], &[&east])).await;
-    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
-    versions.follow(&seen(&secret(&client, NS, "db").await.expect("made")));
-    let api: Api<Secret> = Api::namespaced(client.clone(), NS);
-    let patch = Secret {
-        data: Some([("password".to_owned(), ByteString(b"tampered".to_vec()))].into()),
-        ..Secret::default()
-    };
-    api.patch("db", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("tampered");
+    let (client, _versions, ctx, obj) = db_written_with_memo().await;
+    tamper(&client, "db").await;
 
     // The Secret's watch event arrives before the status write's: the cache still holds the
     // version without status. The memo stands for that version, so nothing is opened or written.
