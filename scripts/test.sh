@@ -99,6 +99,20 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 
+# The CLI as released on Linux with glibc (README, Install) is linked statically: the same code
+# as above, but host names, the home folder and unwinding go through static glibc and libgcc.
+# The CLI's black-box suites and the drill run once more with that binary.
+if rustc -vV | grep -q '^host: .*-linux-gnu'; then
+  step "the release build of the CLI (cargo build-cli, linked statically): CLI suites and drill"
+  cargo -q build-cli
+  release_cli="$CARGO_TARGET_DIR/release/ageseal"
+  if ldd "$release_cli" >/dev/null 2>&1; then
+    echo "test.sh: $release_cli is dynamically linked; cargo build-cli should link it statically"; exit 1
+  fi
+  AGESEAL_TEST_CLI="$release_cli" cargo test --locked -p ageseal --test cli --test regions \
+    -p ageseal-tests --test drill 2>&1 | tee -a "$log"
+fi
+
 # Suites that need a control plane say SKIPPED when they found none; where one was available that
 # is a failure, and it is never counted as passed.
 skipped="$(grep '^SKIPPED:' "$log" || true)"

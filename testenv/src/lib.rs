@@ -66,7 +66,16 @@ pub fn on_all_cores<T: Send>(range: std::ops::Range<usize>, f: impl Fn(usize) ->
 
 /// A binary built by this workspace (`ageseal`, `ageseal-controller`), from the target folder
 /// holding the running test. `cargo test --workspace` builds every binary before running tests.
+///
+/// `AGESEAL_TEST_CLI=PATH` puts another `ageseal` in its place: `scripts/test.sh` runs the CLI's
+/// suites and the drill once more with the release build of the CLI (`cargo build-cli`, linked
+/// statically).
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    if name == "ageseal"
+        && let Some(cli) = std::env::var_os("AGESEAL_TEST_CLI").filter(|path| !path.is_empty())
+    {
+        return cli.into();
+    }
     let exe = std::env::current_exe().expect("the test knows its own path");
     // target/<profile>/deps/<test> or target/<profile>/<bench>
     let candidates = exe.ancestors().skip(1).take(2).map(|dir| dir.join(name));

@@ -150,14 +150,25 @@ fn drill() {
         .block_on(moto.create_key("us-east-1"));
     let mut regions = Regions::start(&["east", "west"]).expect("two regions start");
     let repo = tempfile::tempdir().expect("repo");
+    // The CLI reaches KMS by name (`localhost`), as it reaches AWS: the release build is linked
+    // statically, and this is where its host name lookup runs.
+    let env = moto
+        .env()
+        .into_iter()
+        .map(|(name, value)| (name, value.replace("//127.0.0.1:", "//localhost:")))
+        .collect();
     let operator = Operator {
         repo: repo.path(),
         kubeconfig: regions.kubeconfig(),
-        env: moto.env(),
+        env,
     };
     let east = controller(&regions, "east", "us-east-1");
     let _west = controller(&regions, "west", "us-west-2");
     println!("drill: regions east (us-east-1) and west (us-west-2), recovery key wrapped by {kms_key}");
+    println!(
+        "drill: the operator runs {}",
+        ageseal_testenv::workspace_binary("ageseal").display()
+    );
 
     // 1. The repository learns each region's key from its cluster, and a KMS-wrapped recovery key.
     for (region, context) in [("us-east-1", "east"), ("us-west-2", "west")] {

@@ -82,8 +82,7 @@ impl Repo {
 
 /// Runs the `ageseal` binary in `dir`.
 pub fn ageseal_in(dir: &std::path::Path, args: &[&str], stdin: &str, env: &[(&str, String)]) -> Output {
-    Command::cargo_bin("ageseal")
-        .expect("binary")
+    Command::new(ageseal_testenv::workspace_binary("ageseal"))
         .current_dir(dir)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(args)

@@ -69,7 +69,7 @@ fn a_closed_pipe_ends_every_command_quietly() {
         (vec!["completions", "bash"], String::new()),
     ];
     for (args, stdin) in cases {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ageseal"))
+        let mut child = Command::new(ageseal_testenv::workspace_binary("ageseal"))
             .current_dir(&repo.dir)
             .args(&args)
             .stdin(Stdio::piped())
@@ -147,7 +147,7 @@ fn reading_a_secret_from_a_terminal_says_how_to_end_or_pipe_it() {
         .current_dir(&repo.dir)
         .args([
             "-qec",
-            &format!("{} seal", env!("CARGO_BIN_EXE_ageseal")),
+            &format!("{} seal", ageseal_testenv::workspace_binary("ageseal").display()),
             "/dev/null",
         ])
         .stdin(std::process::Stdio::null())

@@ -78,7 +78,7 @@ fn from_clusters(regions: Arc<Regions>) {
 
     // East's controller gets a new key (rotation); set-key makes it current, the old one stays listed.
     let east = fleet.kubectl("east");
-    let identity = std::process::Command::new(env!("CARGO_BIN_EXE_ageseal"))
+    let identity = std::process::Command::new(ageseal_testenv::workspace_binary("ageseal"))
         .arg("keygen")
         .output()
         .expect("keygen");

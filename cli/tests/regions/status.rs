@@ -186,7 +186,7 @@ fn retired_key(regions: Arc<Regions>) {
 }
 
 fn new_identity() -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ageseal"))
+    let out = std::process::Command::new(ageseal_testenv::workspace_binary("ageseal"))
         .arg("keygen")
         .output()
         .expect("keygen");

@@ -63,8 +63,7 @@ impl Fleet {
 
     /// Runs `ageseal` in the repository with the regions' kubeconfig.
     pub fn ageseal(&self, args: &[&str], stdin: &str) -> Output {
-        assert_cmd::Command::cargo_bin("ageseal")
-            .expect("binary")
+        assert_cmd::Command::new(ageseal_testenv::workspace_binary("ageseal"))
             .current_dir(self.repo.path())
             .env("KUBECONFIG", self.regions.kubeconfig())
             .args(args)
