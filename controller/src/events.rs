@@ -77,6 +77,6 @@ impl Announcer {
         let body = serde_json::to_vec(&object).map_err(kube::Error::SerdeError)?;
         let request = kube::core::Request::new(K8sEvent::url_path(&(), Some(&namespace)))
             .create(&PostParams::default(), body);
-        crate::write::send(&self.client, request).await.map(drop)
+        crate::answer::send(&self.client, request).await.map(drop)
     }
 }

@@ -10,6 +10,7 @@ use ageseal_core::crd::RECIPIENTS_CONFIGMAP;
 use ageseal_kms::AwsKms;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
@@ -54,11 +55,15 @@ impl KeySync {
         self.options.guard(&self.kms)
     }
 
-    /// Watches key Secrets and reloads on the initial list and every change; runs forever.
+    /// Watches key Secrets and reloads on the initial list and every change; runs forever. The
+    /// watch carries metadata only: an event just says "reload", and the reload reads the keys
+    /// (`keys::refresh`), so private keys never travel in the watch.
     pub async fn watch(self: Arc<Self>) {
         let source = format!("watching key Secrets in {}", self.options.own_namespace);
         let config = watcher::Config::default().labels(KEY_LABEL);
-        let mut events = watcher(self.secrets(), config).default_backoff().boxed();
+        let metadata: Api<PartialObjectMeta<Secret>> =
+            Api::namespaced(self.client.clone(), &self.options.own_namespace);
+        let mut events = watcher(metadata, config).default_backoff().boxed();
         while let Some(event) = events.next().await {
             report(&self.health, &source, "secrets", &event);
             // Once per complete list and per change, not once per key Secret of a list (with

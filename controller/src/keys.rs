@@ -13,7 +13,7 @@ use ageseal_core::{Identity, Keyring, parse_identity_file, pq};
 use ageseal_kms::{AwsKms, Kms, KmsError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, ObjectList, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -172,6 +172,32 @@ fn key_selector() -> ListParams {
     ListParams::default().labels(KEY_LABEL)
 }
 
+/// Key Secrets as listed, wiped when dropped: plain ones hold private keys.
+struct KeySecrets(Vec<Secret>);
+
+impl Drop for KeySecrets {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(ageseal_core::sealed_file::wipe);
+    }
+}
+
+impl std::ops::Deref for KeySecrets {
+    type Target = [Secret];
+
+    fn deref(&self) -> &[Secret] {
+        &self.0
+    }
+}
+
+/// Every Secret with the key label in `api`'s namespace. Read through [`crate::answer`]: an
+/// answer that cannot be parsed is neither logged nor quoted.
+async fn list_keys(api: &Api<Secret>) -> Result<KeySecrets, kube::Error> {
+    let request = kube::core::Request::new(api.resource_url()).list(&key_selector());
+    let client = api.clone().into_client();
+    let list: ObjectList<Secret> = crate::answer::read(&client, request, "a list of key Secrets").await?;
+    Ok(KeySecrets(list.items))
+}
+
 /// A key Secret made by the controller (or by an operator on its behalf, docs/OPERATIONS.md): the
 /// label, the dedicated type, and an entry of the controller's field manager. Anything else that
 /// carries the label is ignored.
@@ -193,13 +219,11 @@ fn is_active(secret: &Secret) -> bool {
 /// Reads every key Secret, unwrapping KMS-wrapped ones through `guard`. Unreadable ones are named
 /// in `unreadable` (never their contents); a KMS failure fails the whole load.
 pub async fn load_keys<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Result<KeySet, KeyError> {
-    let (mut secrets, impostors): (Vec<Secret>, Vec<Secret>) = api
-        .list(&key_selector())
-        .await?
-        .items
-        .into_iter()
+    let listed = list_keys(api).await?;
+    let (mut secrets, impostors): (Vec<&Secret>, Vec<&Secret>) = listed
+        .iter()
         .filter(|s| s.labels().get(KEY_LABEL).is_some_and(|v| v != "revoked"))
-        .partition(is_key);
+        .partition(|s| is_key(s));
     // Newest first: names carry a zero-padded sequence, and active keys come before retired.
     secrets.sort_by(|a, b| {
         is_active(b)
@@ -207,10 +231,10 @@ pub async fn load_keys<K: Kms>(api: &Api<Secret>, guard: &KeyGuard<'_, K>) -> Re
             .then_with(|| b.name_any().cmp(&a.name_any()))
     });
     let mut keys = KeySet {
-        impostors: impostors.iter().map(ResourceExt::name_any).collect(),
+        impostors: impostors.iter().map(|s| s.name_any()).collect(),
         ..KeySet::default()
     };
-    for secret in &secrets {
+    for secret in secrets {
         let identity = match (wrapped_of(secret), guard) {
             (Some(wrapped), KeyGuard::Kms { kms, region, .. }) => Some(
                 ageseal_kms::unwrap_identity(*kms, &wrapped, PURPOSE_CONTROLLER, &[("region", region)])
@@ -353,7 +377,13 @@ async fn create_key<K: Kms>(
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PostParams::default()
     };
-    match api.create(&params, &key_secret(name, &identity, data)).await {
+    let mut secret = key_secret(name, &identity, data);
+    // The answer would be the key Secret itself: crate::answer asks for its metadata only.
+    let request = serde_json::to_vec(&secret)
+        .map_err(kube::core::request::Error::SerializeBody)
+        .and_then(|body| kube::core::Request::new(api.resource_url()).create(&params, body));
+    ageseal_core::sealed_file::wipe(&mut secret);
+    match crate::answer::send(&api.clone().into_client(), request).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
         Err(e) => Err(e.into()),
@@ -383,7 +413,7 @@ pub async fn ensure_active_key<K: Kms>(
     kind: KeyKind,
 ) -> Result<bool, KeyError> {
     let other_kind = |s: &Secret| KeyKind::of(s) != kind;
-    let existing = api.list(&key_selector()).await?.items;
+    let existing = list_keys(api).await?;
     let active_of_kind = |s: &Secret| is_key(s) && is_active(s) && !other_kind(s);
     if existing.iter().any(active_of_kind) {
         retire(api, &existing, other_kind).await?;
@@ -392,7 +422,7 @@ pub async fn ensure_active_key<K: Kms>(
     let name = key_name(period, kind);
     let created = create_key(api, &name, guard, kind).await?;
     // Someone else may have made it: a racing replica (fine), or something that is not a key.
-    let secrets = api.list(&key_selector()).await?.items;
+    let secrets = list_keys(api).await?;
     if !secrets.iter().any(|s| s.name_any() == name && active_of_kind(s)) {
         return Err(KeyError::NameTaken(name));
     }
@@ -413,8 +443,12 @@ async fn retire(
     for secret in secrets {
         if is_key(secret) && is_active(secret) && retired(secret) {
             let patch = serde_json::json!({"metadata": {"labels": {KEY_LABEL: "retired"}}});
-            api.patch(&secret.name_any(), &params, &Patch::Merge(&patch))
-                .await?;
+            let request = kube::core::Request::new(api.resource_url()).patch(
+                &secret.name_any(),
+                &params,
+                &Patch::Merge(&patch),
+            );
+            crate::answer::send(&api.clone().into_client(), request).await?;
         }
     }
     Ok(())
@@ -432,7 +466,7 @@ pub async fn rotate<K: Kms>(
 ) -> Result<bool, KeyError> {
     let current = key_name(now_secs / period.as_secs().max(1), kind);
     let created = create_key(api, &current, guard, kind).await?;
-    let secrets = api.list(&key_selector()).await?.items;
+    let secrets = list_keys(api).await?;
     let genuine = secrets
         .iter()
         .any(|s| s.name_any() == current && is_key(s) && is_active(s));
@@ -496,6 +530,77 @@ pub async fn publish(api: &Api<ConfigMap>, keys: &KeySet, region: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A client whose API server answers every request with `status` and `body`.
+    fn answering(status: u16, body: String) -> kube::Client {
+        let body: Arc<str> = body.into();
+        let service = tower::service_fn(move |_: http::Request<kube::client::Body>| {
+            let body = body.clone();
+            async move {
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(body.as_bytes().to_vec()))
+            }
+        });
+        kube::Client::new(service, "ageseal-system")
+    }
+
+    /// A log sink for one test: everything logged on this thread, at every level.
+    #[derive(Clone, Default)]
+    struct Logged(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logged {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Logged {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+                .into_owned()
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_key_secret_that_cannot_be_read_is_neither_logged_nor_quoted() {
+        let logged = Logged::default();
+        let sink = logged.clone();
+        let _logging = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || sink.clone())
+                .finish(),
+        );
+        let identity = Identity::generate();
+        let private = identity.to_secret_string();
+        // The identity unencoded where base64 belongs: an answer k8s-openapi cannot read.
+        let list = format!(
+            r#"{{"kind":"SecretList","apiVersion":"v1","metadata":{{}},"items":[{{"metadata":{{"name":"ageseal-key-000000000000","labels":{{"{KEY_LABEL}":"active"}}}},"type":"{KEY_SECRET_TYPE}","data":{{"{IDENTITY_DATA_KEY}":"{}"}}}}]}}"#,
+            private.as_str()
+        );
+        let api: Api<Secret> = Api::namespaced(answering(200, list), "ageseal-system");
+        let Err(error) = load_keys(&api, &PLAIN).await else {
+            panic!("an unreadable answer loads no keys")
+        };
+        let said = format!("{error} {error:?}");
+        for (what, text) in [("the error", &said), ("the log", &logged.text())] {
+            assert!(
+                !text.contains("AGE-SECRET-KEY-"),
+                "{what} holds the private key: {text}"
+            );
+        }
+        assert!(said.contains("could not be read"), "{said}");
+    }
 
     #[test]
     fn a_key_secret_tells_its_kind_also_without_a_recipient_entry() {

@@ -3,6 +3,7 @@
 //! [`secret::desired_secret`] is the one path from a SealedSecret to the Secret that is applied;
 //! the offline `render` command and [`reconcile::reconcile`] both go through it.
 
+pub mod answer;
 pub mod events;
 pub mod http;
 pub mod key_sync;
@@ -15,4 +16,3 @@ pub mod reconcile;
 pub mod run;
 pub mod secret;
 pub mod watch;
-pub mod write;

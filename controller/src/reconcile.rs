@@ -399,9 +399,10 @@ pub fn backoff(n: u32) -> Duration {
 /// The resourceVersion of the Secret when it already holds exactly `desired`; `None` when it
 /// is missing or differs; an error when the controller may not write it at all.
 async fn standing(client: &Client, obj: &SealedSecret, desired: &Desired) -> Result<Option<String>, Failure> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
-    let existing = api
-        .get_opt(&obj.name_any())
+    // Read through crate::answer: an answer that cannot be parsed is neither logged nor quoted.
+    let request = kube::core::Request::new(Secret::url_path(&(), obj.namespace().as_deref()))
+        .get(&obj.name_any(), &kube::api::GetParams::default());
+    let existing: Option<Secret> = crate::answer::read_opt(client, request, "a Secret")
         .await
         .map_err(|e| api_failure("reading the Secret", &e))?;
     let Some(mut existing) = existing else {
@@ -467,13 +468,13 @@ async fn send_apply(
     desired: &Desired,
 ) -> Result<Option<String>, kube::Error> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    // The answer is the Secret's metadata (crate::write): only its resourceVersion is read.
+    // The answer is the Secret's metadata (crate::answer): only its resourceVersion is read.
     let request = kube::core::Request::new(Secret::url_path(&(), obj.namespace().as_deref())).patch(
         &obj.name_any(),
         &params,
         &Patch::Apply(&desired.secret),
     );
-    let applied = crate::write::send(client, request).await?;
+    let applied = crate::answer::send(client, request).await?;
     Ok(applied.resource_version())
 }
 
@@ -592,7 +593,7 @@ async fn write_status(
             &PatchParams::default(),
             &Patch::Merge(&patch),
         );
-    crate::write::send(&ctx.client, request)
+    crate::answer::send(&ctx.client, request)
         .await
         .map(drop)
         .map_err(|e| ReconcileError {

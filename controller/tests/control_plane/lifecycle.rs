@@ -182,7 +182,7 @@ fn write_reads_back_metadata(plane: Arc<ControlPlane>) {
             &PatchParams::apply("answers-test"),
             &Patch::Apply(&manifest),
         );
-        ageseal_controller::write::send(&client, request)
+        ageseal_controller::answer::send(&client, request)
             .await
             .expect("applied")
     });
