@@ -4,6 +4,7 @@
 //! the offline `render` command and [`reconcile::reconcile`] both go through it.
 
 pub mod answer;
+pub mod api_client;
 pub mod events;
 pub mod http;
 pub mod key_sync;

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use ageseal_core::crd::SealedSecret;
 use futures::StreamExt;
+use kube::Api;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client};
 
 use crate::events::Announcer;
 use crate::http::{Health, router};
@@ -115,7 +115,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Builds that enable both of rustls' providers (a workspace test build does) leave rustls
     // unable to choose one by itself: choose ring, which kube is built with.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = Client::try_default().await?;
+    let client = crate::api_client::connect().await?;
     let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
         vec![None]
     } else {

@@ -27,7 +27,73 @@ pub fn tests() -> Vec<Test> {
             "lifecycle_a_write_reads_back_metadata_not_values",
             write_reads_back_metadata,
         ),
+        Test::new(
+            "lifecycle_watches_and_requests_share_one_http2_connection",
+            one_connection,
+        ),
     ]
+}
+
+/// The TCP connections process `pid` has established to remote `port` (its sockets, found in
+/// /proc/PID/fd, matched against /proc/PID/net/tcp and tcp6 by inode).
+fn connections_to(pid: u32, port: u16) -> usize {
+    let sockets: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the controller's file descriptors")
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let remote = format!(":{port:04X}");
+    ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok())
+        .flat_map(|table| table.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl, local, remote, state (01: established), ..., inode (the tenth field).
+            fields.len() > 9
+                && fields[2].ends_with(&remote)
+                && fields[3] == "01"
+                && sockets.contains(fields[9])
+        })
+        .count()
+}
+
+/// Watches (SealedSecrets, produced Secrets, key Secrets), the Lease and every request in flight
+/// share one HTTP/2 connection to the API server (crate::api_client); over HTTP/1.1 each watch
+/// and each request in flight holds a connection of its own.
+fn one_connection(plane: Arc<ControlPlane>) {
+    let world = World::new(plane, "http2");
+    let controller = world.default_controller();
+    let key = controller.recipients()[0].clone();
+    let manifests: Vec<String> = (0..40)
+        .map(|i| {
+            world.seal(
+                &format!("db-{i}"),
+                &[("password", &format!("Http2-{i}-V4lue"))],
+                &key,
+            )
+        })
+        .collect();
+    world.apply(&manifests.join("---\n"));
+    for i in 0..40 {
+        world.wait_value(&format!("db-{i}"), "password", &format!("Http2-{i}-V4lue"));
+    }
+    let port: u16 = world
+        .plane
+        .server()
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim_end_matches('/').parse().ok())
+        .expect("the API server's URL has a port");
+    let pid = controller.pid().expect("the controller runs");
+    let connections = connections_to(pid, port);
+    assert!(
+        (1..=2).contains(&connections),
+        "the controller holds {connections} connections to the API server (port {port})"
+    );
 }
 
 fn generation_observed(world: &World, name: &str) -> bool {
