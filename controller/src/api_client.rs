@@ -50,6 +50,10 @@ pub fn client(config: Config) -> Result<Client, kube::Error> {
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
+    // HTTP/2 sends a request as frames (headers, then body) that may be written separately; with
+    // Nagle's algorithm the second would wait for the API server's delayed ACK (about 40 ms,
+    // seen as the apply-to-Secret latency going from 17 to 64 ms at the median).
+    http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config.rustls_client_config()?)
         .https_or_http()
