@@ -162,10 +162,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();
     tokio::spawn(forget_failures_of_gone_objects(ctx.clone(), stores));
     let runs = scopes.into_iter().map(|scope| {
-        // Bounded: unbounded, a cold start of N objects opened N connections to the API server
-        // (hyper pools HTTP/1.1 connections, one per request in flight), each with its TLS
-        // handshake and buffers: 2,000 objects meant 2,000 connections, most of the memory and
-        // CPU. With --namespace, the bound applies to each watched namespace.
+        // Bounded: unbounded, a cold start of N objects had N reconciles in flight, and over
+        // HTTP/1.1 N connections to the API server, each with its TLS handshake and buffers
+        // (2,000 objects meant 2,000 connections, most of the memory and CPU). Over HTTP/2
+        // (crate::api_client) they share one connection, but each still holds its object's
+        // opened values and requests. With --namespace, the bound applies to each namespace.
         Controller::for_stream(scope.sealed, scope.store)
             .with_config(controller::Config::default().concurrency(options.concurrency))
             .owns_stream(scope.owned)
