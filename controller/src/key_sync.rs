@@ -17,7 +17,7 @@ use kube::{Api, Client};
 use crate::http::Health;
 use crate::keys::{self, KEY_LABEL, KeyGuard};
 use crate::run::RunOptions;
-use crate::watch::report;
+use crate::watch::{WatchBackoff, relisting, report};
 
 /// Pause between attempts of a start-up step that failed (the API server may be starting).
 const RETRY: Duration = Duration::from_secs(2);
@@ -57,13 +57,17 @@ impl KeySync {
 
     /// Watches key Secrets and reloads on the initial list and every change; runs forever. The
     /// watch carries metadata only: an event just says "reload", and the reload reads the keys
-    /// (`keys::refresh`), so private keys never travel in the watch.
+    /// (`keys::refresh`), so private keys never travel in the watch. After an error it lists
+    /// afresh, as the other watches do ([`crate::watch::relisting`]): resuming after an API server
+    /// restart could stay stuck on an answer kube cannot read.
     pub async fn watch(self: Arc<Self>) {
         let source = format!("watching key Secrets in {}", self.options.own_namespace);
         let config = watcher::Config::default().labels(KEY_LABEL);
         let metadata: Api<PartialObjectMeta<Secret>> =
             Api::namespaced(self.client.clone(), &self.options.own_namespace);
-        let mut events = watcher(metadata, config).default_backoff().boxed();
+        let mut events = relisting(metadata, config)
+            .backoff(WatchBackoff::default())
+            .boxed();
         while let Some(event) = events.next().await {
             report(&self.health, &source, "secrets", &event);
             // Once per complete list and per change, not once per key Secret of a list (with
