@@ -81,7 +81,7 @@ pub async fn send(
 /// An answer that is not the JSON expected. Says where parsing stopped, never what it read.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the API server's answer could not be read as {what} ({problem} at line {line}, column {column}; its content is not shown because it may hold secrets)"
+    "the API server's answer could not be read as {what} ({problem} at line {line}, column {column}; its content is not shown because it may hold secrets): check that the controller reaches the API server itself, not a proxy that rewrites answers"
 )]
 pub struct Unreadable {
     what: &'static str,

@@ -44,7 +44,7 @@ pub async fn connect() -> Result<Client, kube::Error> {
 }
 
 /// A client for `config`, over HTTP/2 where the API server offers it.
-pub fn client(config: Config) -> Result<Client, kube::Error> {
+fn client(config: Config) -> Result<Client, kube::Error> {
     if config.proxy_url.is_some() || config.tls_server_name.is_some() {
         return Client::try_from(config);
     }

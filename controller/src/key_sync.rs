@@ -11,13 +11,13 @@ use ageseal_kms::AwsKms;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::core::PartialObjectMeta;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::http::Health;
 use crate::keys::{self, KEY_LABEL, KeyGuard};
 use crate::run::RunOptions;
-use crate::watch::{WatchBackoff, relisting, report};
+use crate::watch::{relisting, report};
 
 /// Pause between attempts of a start-up step that failed (the API server may be starting).
 const RETRY: Duration = Duration::from_secs(2);
@@ -65,9 +65,7 @@ impl KeySync {
         let config = watcher::Config::default().labels(KEY_LABEL);
         let metadata: Api<PartialObjectMeta<Secret>> =
             Api::namespaced(self.client.clone(), &self.options.own_namespace);
-        let mut events = relisting(metadata, config)
-            .backoff(WatchBackoff::default())
-            .boxed();
+        let mut events = relisting(metadata, config).boxed();
         while let Some(event) = events.next().await {
             report(&self.health, &source, "secrets", &event);
             // Once per complete list and per change, not once per key Secret of a list (with

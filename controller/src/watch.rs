@@ -137,7 +137,6 @@ pub fn scope(
     let sealed_source = format!("watching SealedSecrets in {place}");
     let sealed_health = health.clone();
     let sealed = relisting(sealed_api, watcher::Config::default())
-        .backoff(WatchBackoff::default())
         .modify(trim)
         .reflect(writer)
         .inspect(move |event| {
@@ -159,7 +158,6 @@ pub fn scope(
     let follower = versions.clone();
     // An Api of PartialObjectMeta asks for metadata only: Secret data is never cached or parsed.
     let owned = relisting(secret_api, owned_config)
-        .backoff(WatchBackoff::default())
         .inspect(move |event| {
             report(&owned_health, &owned_source, "secrets", event);
             if let Ok(event) = event {
@@ -180,7 +178,8 @@ pub fn scope(
 /// it could stay stuck: the restarted server held a resumed watch silently, or answered with an
 /// error body kube cannot parse (so it never saw the 410 that would make it list again), and
 /// new objects were not seen for minutes. A fresh list costs one LIST per failure; the reflector
-/// swaps its cache whole when the list completes, and unchanged objects trigger nothing.
+/// swaps its cache whole when the list completes, and unchanged objects trigger nothing. Between
+/// failures it waits as [`WatchBackoff`] says. Every watch of the controller is one of these.
 pub fn relisting<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -196,6 +195,7 @@ where
         let failed = item.is_err();
         Some((item, (stream, start, failed)))
     })
+    .backoff(WatchBackoff::default())
 }
 
 /// How long a failing watch waits before it tries again: from 0.5 s, doubling, at most
