@@ -20,7 +20,7 @@ use crate::events::Announcer;
 use crate::keys::{FIELD_MANAGER, KeyStore};
 use crate::metrics::Metrics;
 use crate::secret::{Desired, Policy, desired_secret};
-use crate::watch::{OwnedVersions, lock, object_key};
+use crate::watch::{OwnedVersions, Pending, lock, object_key};
 
 /// Resync period for objects that are Ready (watches catch every real change sooner).
 const RESYNC: Duration = Duration::from_secs(3600);
@@ -45,6 +45,7 @@ pub struct Context {
     pub policy: Arc<Policy>,
     /// What the watches of produced Secrets saw (empty: no memo, every reconcile opens values).
     owned: Vec<Arc<OwnedVersions>>,
+    pending: Arc<Pending>,
     failures: Mutex<HashMap<String, u32>>,
     written: Mutex<HashMap<String, Written>>,
     /// False on a standby replica: reconcile only learns what stands (see [`Context::standby`]).
@@ -91,6 +92,7 @@ impl Context {
             recorder,
             policy: Arc::default(),
             owned: Vec::new(),
+            pending: Arc::default(),
             failures: Mutex::default(),
             written: Mutex::default(),
             live: tokio::sync::watch::channel(true).0,
@@ -131,6 +133,12 @@ impl Context {
     /// reconcile whose inputs and Secret did not change since it last wrote does nothing.
     pub fn with_owned_versions(mut self, owned: Vec<Arc<OwnedVersions>>) -> Self {
         self.owned = owned;
+        self
+    }
+
+    /// Sealed values kept from watch events, shared with the watches ([`crate::watch::scope`]).
+    pub fn with_pending(mut self, pending: Arc<Pending>) -> Self {
+        self.pending = pending;
         self
     }
 
@@ -239,6 +247,7 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     let key = object_key(obj.as_ref());
     if ctx.unchanged(&key, &obj, keys.epoch) {
         // Triggered by the controller's own write of the Secret, or by the resync: nothing to do.
+        ctx.pending.forget(&key);
         return Ok(Action::requeue(RESYNC));
     }
     let epoch = keys.epoch;
@@ -246,8 +255,18 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         // A standby whose keys have not loaded yet: look again soon rather than learn nothing.
         return Ok(Action::requeue(STANDBY_RETRY));
     }
-    // The cache holds no sealed values (crate::watch::trim): read the object whole.
-    let obj = if obj.spec.encrypted_data.is_empty() {
+    // The cache holds no sealed values (crate::watch::trim): take them from the watch event
+    // that brought this spec if they were kept (crate::watch::Pending), else read the object.
+    let kept = if obj.spec.encrypted_data.is_empty() {
+        ctx.pending.take(&obj)
+    } else {
+        None
+    };
+    let obj = if let Some(values) = kept {
+        let mut whole = SealedSecret::clone(&obj);
+        whole.spec.encrypted_data = values;
+        Arc::new(whole)
+    } else if obj.spec.encrypted_data.is_empty() {
         match whole(&ctx.client, &obj).await {
             Ok(Some(whole)) => Arc::new(whole),
             // Deleted meanwhile: its Secret goes with it (owner reference).
@@ -307,6 +326,12 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         }),
         _ => None,
     };
+    if let (Ok(Some(version)), Some(namespace)) = (&outcome, obj.meta().namespace.as_deref()) {
+        // Its watch event triggers nothing: the Secret is as this reconcile left it.
+        for versions in self_owned(&ctx, namespace) {
+            versions.wrote(&key, version);
+        }
+    }
     let outcome = outcome.map(drop);
     let status = next_status(&obj, &outcome, &ctx.region, key_id);
     if obj.status.as_ref() != Some(&status) {
@@ -339,6 +364,13 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     }
 }
 
+/// The watches of produced Secrets that see `namespace`.
+fn self_owned<'a>(ctx: &'a Context, namespace: &'a str) -> impl Iterator<Item = &'a Arc<OwnedVersions>> + 'a {
+    ctx.owned
+        .iter()
+        .filter(move |versions| versions.covers(namespace))
+}
+
 /// On a standby: remembers `obj` as written when its Secret already holds exactly what the leader
 /// would write and its status says Ready for this generation. Reads only.
 async fn learn_standing(ctx: &Context, key: &str, obj: &SealedSecret, mut desired: Desired, keys: u64) {
@@ -364,7 +396,7 @@ async fn learn_standing(ctx: &Context, key: &str, obj: &SealedSecret, mut desire
 }
 
 /// The object's status says Ready for its current generation.
-fn ready_for_generation(obj: &SealedSecret) -> bool {
+pub(crate) fn ready_for_generation(obj: &SealedSecret) -> bool {
     obj.status.as_ref().is_some_and(|s| {
         s.observed_generation == obj.meta().generation
             && s.conditions

@@ -145,9 +145,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     tokio::spawn(key_sync.clone().watch());
     let recorder = Announcer::new(client.clone(), "ageseal-controller", &options.replica);
     let policy = Policy::new(Some(&options.own_namespace), &options.allowed_secret_types);
+    let pending = Arc::new(crate::watch::Pending::default());
     let scopes: Vec<_> = scopes
         .iter()
-        .map(|namespace| crate::watch::scope(&client, namespace.as_deref(), &health))
+        .map(|namespace| crate::watch::scope(&client, namespace.as_deref(), &health, &pending))
         .collect();
     let versions = scopes.iter().map(|scope| scope.versions.clone()).collect();
     // Warm standby: until this replica leads (and has a key), reconcile only learns which
@@ -157,6 +158,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         Context::new(client.clone(), &options.region, keys, metrics, Some(recorder))
             .with_policy(policy)
             .with_owned_versions(versions)
+            .with_pending(pending)
             .standby(),
     );
     let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();

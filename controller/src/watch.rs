@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ageseal_core::crd::{LAST_APPLIED_ANNOTATION, SealedSecret};
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::PartialObjectMeta;
@@ -42,6 +42,12 @@ pub struct OwnedVersions {
     current: Mutex<HashMap<String, String>>,
     listing: Mutex<Option<HashMap<String, String>>>,
     listed: AtomicBool,
+    /// The scope's namespace; `None`: every namespace.
+    namespace: Option<String>,
+    /// `namespace/name` -> resourceVersion of a Secret the controller wrote whose watch event
+    /// has not come yet: that event is the echo of the controller's own write and triggers
+    /// nothing.
+    written: Mutex<HashMap<String, String>>,
 }
 
 impl OwnedVersions {
@@ -56,13 +62,41 @@ impl OwnedVersions {
         self.listed.load(Ordering::Acquire)
     }
 
-    /// Follows one watch event.
-    pub fn follow(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
+    /// The versions of the produced Secrets in `namespace` (`None`: every namespace).
+    pub fn of_scope(namespace: Option<&str>) -> Self {
+        Self {
+            namespace: namespace.map(str::to_owned),
+            ..Self::default()
+        }
+    }
+
+    /// True when the Secrets of `namespace` are watched here.
+    pub fn covers(&self, namespace: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+    }
+
+    /// Notes that the controller left the Secret `key` at `version`, so that the watch event
+    /// of that write triggers no reconcile. Nothing is noted when the watch has already seen
+    /// that version (the event came first, or there was no write).
+    pub fn wrote(&self, key: &str, version: &str) {
+        let current = lock(&self.current);
+        if current.get(key).is_some_and(|seen| seen == version) {
+            return;
+        }
+        lock(&self.written).insert(key.to_owned(), version.to_owned());
+    }
+
+    /// Follows one watch event; false when it is the echo of the controller's own write
+    /// ([`OwnedVersions::wrote`]), which needs no reconcile.
+    pub fn follow(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) -> bool {
         let entry = |secret: &PartialObjectMeta<Secret>| {
             (object_key(secret), secret.resource_version().unwrap_or_default())
         };
         match event {
-            watcher::Event::Init => *lock(&self.listing) = Some(HashMap::new()),
+            watcher::Event::Init => {
+                *lock(&self.listing) = Some(HashMap::new());
+                lock(&self.written).clear();
+            }
             watcher::Event::InitApply(secret) => {
                 if let Some(listing) = lock(&self.listing).as_mut() {
                     let (key, version) = entry(secret);
@@ -77,12 +111,19 @@ impl OwnedVersions {
             }
             watcher::Event::Apply(secret) => {
                 let (key, version) = entry(secret);
-                lock(&self.current).insert(key, version);
+                let mut current = lock(&self.current);
+                let own = lock(&self.written).remove(&key).is_some_and(|own| own == version);
+                current.insert(key, version);
+                return !own;
             }
             watcher::Event::Delete(secret) => {
-                lock(&self.current).remove(&entry(secret).0);
+                let key = entry(secret).0;
+                let mut current = lock(&self.current);
+                lock(&self.written).remove(&key);
+                current.remove(&key);
             }
         }
+        true
     }
 }
 
@@ -103,10 +144,129 @@ impl<S, O> std::fmt::Debug for Scope<S, O> {
     }
 }
 
+/// Sealed values of objects waiting for reconcile to open them, taken from the watch event that
+/// brought them, so that reconcile need not read the object again (the cache holds no sealed
+/// values, see [`trim`]). Bounded by [`Pending::BUDGET`] bytes: at a cold start the list brings
+/// every object long before reconcile reaches it, and what does not fit is read from the API
+/// server when its turn comes, as before. Objects whose status already says Ready for their
+/// generation are not kept (the controller's own status write is one), so an entry lives from
+/// the event that brought a new spec to the reconcile that opens it. Values are ciphertext, and
+/// the entry is bound to the object's uid and generation: a later spec, or a new object under
+/// the same name, never finds an older entry.
+#[derive(Debug, Default)]
+pub struct Pending {
+    inner: Mutex<PendingInner>,
+}
+
+#[derive(Debug, Default)]
+struct PendingInner {
+    entries: HashMap<String, PendingValues>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct PendingValues {
+    uid: String,
+    generation: i64,
+    values: std::collections::BTreeMap<String, String>,
+    bytes: usize,
+}
+
+impl Pending {
+    /// Bytes of sealed values kept at most: about 2,100 objects of 5 values sealed to 3
+    /// recipients (3.9 KB each). At 16 MiB the peak RSS of a cold start of 10,000 was 87 MB
+    /// against 75 MB (controller/benches/README.md).
+    pub const BUDGET: usize = 8 << 20;
+
+    /// Follows one watch event: keeps the values of an object that awaits opening (taking them
+    /// out of the object), forgets a deleted one, and forgets the scope when it is listed again.
+    pub fn follow(&self, namespace: Option<&str>, event: &mut watcher::Event<SealedSecret>) {
+        match event {
+            watcher::Event::Apply(object) | watcher::Event::InitApply(object) => self.keep(object),
+            watcher::Event::Delete(object) => self.forget(&object_key(object)),
+            watcher::Event::Init => {
+                let mut inner = lock(&self.inner);
+                let prefix = namespace.map(|ns| format!("{ns}/"));
+                let inner = &mut *inner;
+                inner.entries.retain(|key, entry| {
+                    let keep = prefix.as_deref().is_some_and(|p| !key.starts_with(p));
+                    if !keep {
+                        inner.bytes -= entry.bytes;
+                    }
+                    keep
+                });
+            }
+            watcher::Event::InitDone => {}
+        }
+    }
+
+    fn keep(&self, object: &mut SealedSecret) {
+        let key = object_key(object);
+        self.forget(&key);
+        let (Some(uid), Some(generation)) = (object.metadata.uid.clone(), object.metadata.generation) else {
+            return;
+        };
+        if crate::reconcile::ready_for_generation(object) {
+            return;
+        }
+        let bytes = object
+            .spec
+            .encrypted_data
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        let mut inner = lock(&self.inner);
+        if inner.bytes + bytes > Self::BUDGET {
+            return;
+        }
+        inner.bytes += bytes;
+        let values = std::mem::take(&mut object.spec.encrypted_data);
+        inner.entries.insert(
+            key,
+            PendingValues {
+                uid,
+                generation,
+                values,
+                bytes,
+            },
+        );
+    }
+
+    /// Drops what is kept for `key` (`namespace/name`).
+    pub fn forget(&self, key: &str) {
+        let mut inner = lock(&self.inner);
+        if let Some(entry) = inner.entries.remove(key) {
+            inner.bytes -= entry.bytes;
+        }
+    }
+
+    /// The sealed values of `object` (trimmed, from the cache) if they are kept for its uid and
+    /// generation; they are not kept any longer.
+    pub fn take(&self, object: &SealedSecret) -> Option<std::collections::BTreeMap<String, String>> {
+        let key = object_key(object);
+        let mut inner = lock(&self.inner);
+        let entry = inner.entries.get(&key)?;
+        if object.metadata.uid.as_ref() != Some(&entry.uid)
+            || object.metadata.generation != Some(entry.generation)
+        {
+            return None;
+        }
+        let entry = inner.entries.remove(&key)?;
+        inner.bytes -= entry.bytes;
+        Some(entry.values)
+    }
+
+    /// Bytes of sealed values kept now.
+    pub fn bytes(&self) -> usize {
+        lock(&self.inner).bytes
+    }
+}
+
 /// Drops what the cache need not hold: managed fields, the `kubectl apply` annotation (a second
 /// copy of the whole object), and the sealed values themselves (three quarters of an object),
-/// which reconcile reads from the API server when it has to open them (rarely, see
-/// [`crate::reconcile::reconcile`]). What stays: metadata, template, recipients hint, status.
+/// which reconcile takes from [`Pending`] or else reads from the API server when it has to open
+/// them (see [`crate::reconcile::reconcile`]). What stays: metadata, template, recipients hint,
+/// status.
 pub fn trim(object: &mut SealedSecret) {
     object.metadata.managed_fields = None;
     object.spec.encrypted_data = Default::default();
@@ -120,6 +280,7 @@ pub fn scope(
     client: &Client,
     namespace: Option<&str>,
     health: &Arc<Health>,
+    pending: &Arc<Pending>,
 ) -> Scope<
     impl Stream<Item = Result<SealedSecret, watcher::Error>> + Send + 'static,
     impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
@@ -136,7 +297,13 @@ pub fn scope(
     let mut listed = false;
     let sealed_source = format!("watching SealedSecrets in {place}");
     let sealed_health = health.clone();
+    let pending = pending.clone();
+    let scope_namespace = namespace.map(str::to_owned);
     let sealed = relisting(sealed_api, watcher::Config::default())
+        .map_ok(move |mut event| {
+            pending.follow(scope_namespace.as_deref(), &mut event);
+            event
+        })
         .modify(trim)
         .reflect(writer)
         .inspect(move |event| {
@@ -154,16 +321,12 @@ pub fn scope(
     let owned_config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let owned_source = format!("watching produced Secrets in {}", describe(namespace));
     let owned_health = health.clone();
-    let versions = Arc::new(OwnedVersions::default());
+    let versions = Arc::new(OwnedVersions::of_scope(namespace));
     let follower = versions.clone();
     // An Api of PartialObjectMeta asks for metadata only: Secret data is never cached or parsed.
     let owned = relisting(secret_api, owned_config)
-        .inspect(move |event| {
-            report(&owned_health, &owned_source, "secrets", event);
-            if let Ok(event) = event {
-                follower.follow(event);
-            }
-        })
+        .inspect(move |event| report(&owned_health, &owned_source, "secrets", event))
+        .try_filter(move |event| std::future::ready(follower.follow(event)))
         .touched_objects();
     Scope {
         store,
@@ -285,8 +448,176 @@ pub fn describe_watch_error(resource: &str, error: &watcher::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Backoff, WatchBackoff};
+    use super::{Backoff, OwnedVersions, Pending, WatchBackoff, watcher};
+    use ageseal_core::crd::{Condition, SealedSecret, SealedSecretSpec, SealedSecretStatus};
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::ObjectMeta;
+    use kube::core::PartialObjectMetaExt;
     use std::time::Duration;
+
+    fn object(namespace: &str, name: &str, uid: &str, generation: i64, value_len: usize) -> SealedSecret {
+        SealedSecret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                uid: Some(uid.to_owned()),
+                generation: Some(generation),
+                ..ObjectMeta::default()
+            },
+            spec: SealedSecretSpec {
+                encrypted_data: [("password".to_owned(), "A".repeat(value_len))].into(),
+                ..SealedSecretSpec::default()
+            },
+            status: None,
+        }
+    }
+
+    fn apply(pending: &Pending, object: &SealedSecret) -> SealedSecret {
+        let mut event = watcher::Event::Apply(object.clone());
+        pending.follow(None, &mut event);
+        match event {
+            watcher::Event::Apply(object) => object,
+            _ => unreachable!("an Apply stays an Apply"),
+        }
+    }
+
+    #[test]
+    fn kept_values_go_only_to_the_same_uid_and_generation_and_only_once() {
+        let pending = Pending::default();
+        let first = object("payments", "db", "u1", 1, 100);
+        let seen = apply(&pending, &first);
+        assert!(
+            seen.spec.encrypted_data.is_empty(),
+            "values are moved out, not copied"
+        );
+        assert_eq!(pending.bytes(), "password".len() + 100);
+        let mut trimmed = first.clone();
+        trimmed.spec.encrypted_data.clear();
+        let mut newer = trimmed.clone();
+        newer.metadata.generation = Some(2);
+        assert_eq!(pending.take(&newer), None, "another generation");
+        let mut recreated = trimmed.clone();
+        recreated.metadata.uid = Some("u2".to_owned());
+        assert_eq!(
+            pending.take(&recreated),
+            None,
+            "another object under the same name"
+        );
+        assert_eq!(pending.take(&trimmed), Some(first.spec.encrypted_data.clone()));
+        assert_eq!(pending.take(&trimmed), None, "taken once");
+        assert_eq!(pending.bytes(), 0);
+        // A newer spec replaces what was kept for the older one.
+        apply(&pending, &first);
+        let second = object("payments", "db", "u1", 2, 50);
+        apply(&pending, &second);
+        assert_eq!(pending.take(&trimmed), None);
+        assert_eq!(pending.bytes(), "password".len() + 50);
+    }
+
+    #[test]
+    fn ready_objects_are_not_kept_and_deleted_ones_are_forgotten() {
+        let pending = Pending::default();
+        let mut ready = object("payments", "db", "u1", 3, 100);
+        ready.status = Some(SealedSecretStatus {
+            observed_generation: Some(3),
+            conditions: vec![Condition {
+                type_: "Ready".to_owned(),
+                status: "True".to_owned(),
+                reason: "Unsealed".to_owned(),
+                message: String::new(),
+                last_transition_time: None,
+                observed_generation: None,
+            }],
+            ..SealedSecretStatus::default()
+        });
+        let seen = apply(&pending, &ready);
+        assert_eq!(
+            pending.bytes(),
+            0,
+            "the controller's own status write is not kept"
+        );
+        assert_eq!(seen.spec.encrypted_data, ready.spec.encrypted_data);
+        let other = object("payments", "api", "u2", 1, 100);
+        apply(&pending, &other);
+        assert!(pending.bytes() > 0);
+        pending.follow(None, &mut watcher::Event::Delete(other.clone()));
+        assert_eq!(pending.bytes(), 0);
+    }
+
+    #[test]
+    fn what_is_kept_stays_within_the_budget_and_a_relist_forgets_its_scope() {
+        let pending = Pending::default();
+        let size = Pending::BUDGET / 4;
+        for name in ["a", "b", "c", "d", "e"] {
+            let seen = apply(&pending, &object("payments", name, name, 1, size));
+            assert_eq!(
+                seen.spec.encrypted_data.is_empty(),
+                name != "d" && name != "e",
+                "{name}"
+            );
+        }
+        assert!(pending.bytes() <= Pending::BUDGET);
+        let mut elsewhere = object("billing", "x", "x", 1, 10);
+        pending.forget("payments/a");
+        let mut event = watcher::Event::Apply(elsewhere.clone());
+        pending.follow(Some("billing"), &mut event);
+        pending.follow(Some("payments"), &mut watcher::Event::Init);
+        assert_eq!(
+            pending.bytes(),
+            "password".len() + 10,
+            "only the relisted namespace is forgotten"
+        );
+        elsewhere.spec.encrypted_data.clear();
+        assert!(pending.take(&elsewhere).is_some());
+    }
+
+    fn secret_event(name: &str, version: &str) -> watcher::Event<kube::api::PartialObjectMeta<Secret>> {
+        watcher::Event::Apply(
+            ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some("payments".to_owned()),
+                resource_version: Some(version.to_owned()),
+                ..ObjectMeta::default()
+            }
+            .into_response_partial::<Secret>(),
+        )
+    }
+
+    #[test]
+    fn only_the_echo_of_the_controllers_own_write_triggers_nothing() {
+        let versions = OwnedVersions::of_scope(Some("payments"));
+        assert!(versions.covers("payments") && !versions.covers("billing"));
+        assert!(OwnedVersions::default().covers("billing"));
+        versions.wrote("payments/db", "5");
+        assert!(!versions.follow(&secret_event("db", "5")), "the echo");
+        assert_eq!(
+            versions.get("payments/db").as_deref(),
+            Some("5"),
+            "still followed"
+        );
+        assert!(versions.follow(&secret_event("db", "5")), "noted once only");
+        // Someone else's write, after the controller's: its own echo was missed (e.g. a relist).
+        versions.wrote("payments/db", "6");
+        assert!(versions.follow(&secret_event("db", "7")));
+        assert!(
+            versions.follow(&secret_event("db", "6")),
+            "a stale note was dropped"
+        );
+        // The echo came before the answer: nothing is noted, the next change triggers.
+        assert!(versions.follow(&secret_event("db", "8")));
+        versions.wrote("payments/db", "8");
+        assert!(versions.follow(&secret_event("db", "9")));
+        assert!(
+            versions.follow(&secret_event("db", "8")),
+            "nothing was noted for 8"
+        );
+        versions.wrote("payments/api", "3");
+        versions.follow(&watcher::Event::Init);
+        assert!(
+            versions.follow(&secret_event("api", "3")),
+            "a relist forgets the notes"
+        );
+    }
 
     #[test]
     fn backoff_grows_to_its_cap_and_resets() {

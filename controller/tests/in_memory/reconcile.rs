@@ -466,6 +466,89 @@ async fn the_cache_holds_no_sealed_values_and_reconcile_reads_them_whole() {
 }
 
 #[tokio::test]
+async fn values_kept_from_the_watch_event_spare_reading_the_object() {
+    use ageseal_controller::watch::{Pending, trim};
+    use kube::runtime::watcher::Event;
+    let east = Identity::generate();
+    let gets = Arc::new(AtomicUsize::new(0));
+    let counter = gets.clone();
+    let client = fake(Some(interceptor::Funcs::new().get(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(None)
+    })))
+    .await;
+    let pending = Arc::new(Pending::default());
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            "us-east-1",
+            Arc::new(ageseal_controller::keys::KeyStore::holding(
+                ageseal_core::Keyring::new([east.clone()]),
+            )),
+            Arc::default(),
+            None,
+        )
+        .with_pending(pending.clone()),
+    );
+    // GETs of one reconcile of a cached (trimmed) object, its values kept from its watch event
+    // or not.
+    let reads = |name: &'static str, keep: bool| {
+        let (client, ctx, pending, gets, east) = (
+            client.clone(),
+            ctx.clone(),
+            pending.clone(),
+            gets.clone(),
+            east.clone(),
+        );
+        async move {
+            let obj = create(&client, &sealed(name, NS, &[("password", name)], &[&east])).await;
+            let mut cached = (*obj).clone();
+            if keep {
+                let mut event = Event::Apply(cached);
+                pending.follow(None, &mut event);
+                let Event::Apply(seen) = event else {
+                    unreachable!("an Apply stays an Apply")
+                };
+                cached = seen;
+                assert!(pending.bytes() > 0);
+            }
+            trim(&mut cached);
+            let before = gets.load(Ordering::SeqCst);
+            reconcile(Arc::new(cached), ctx).await.expect("ready");
+            let reads = gets.load(Ordering::SeqCst) - before;
+            assert_eq!(
+                value(&secret(&client, NS, name).await.expect("made"), "password"),
+                name.as_bytes()
+            );
+            reads
+        }
+    };
+    let read_whole = reads("db", false).await;
+    let kept = reads("api", true).await;
+    assert_eq!(
+        kept + 1,
+        read_whole,
+        "kept values spare exactly the read of the object"
+    );
+    assert_eq!(pending.bytes(), 0, "kept until opened, no longer");
+    // Kept values of another generation are not used: the object is read whole instead.
+    let obj = create(&client, &sealed("web", NS, &[("password", "web")], &[&east])).await;
+    let mut event = Event::Apply((*obj).clone());
+    pending.follow(None, &mut event);
+    let mut later = (*obj).clone();
+    later.metadata.generation = later.metadata.generation.map(|g| g + 1);
+    trim(&mut later);
+    let before = gets.load(Ordering::SeqCst);
+    let _ = reconcile(Arc::new(later), ctx).await;
+    assert_eq!(
+        gets.load(Ordering::SeqCst) - before,
+        read_whole,
+        "older values were taken for a newer spec"
+    );
+    assert!(pending.bytes() > 0, "what belongs to another generation stays");
+}
+
+#[tokio::test]
 async fn a_standby_learns_what_stands_without_writing_then_takes_over_without_reopening() {
     use ageseal_controller::watch::OwnedVersions;
     use k8s_openapi::ByteString;
