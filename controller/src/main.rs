@@ -47,7 +47,7 @@ enum Command {
         /// SealedSecrets reconciled at once (per watched namespace with --namespace). Their
         /// requests share one HTTP/2 connection to the API server (over HTTP/1.1, where the API
         /// server or a proxy requires it, each holds a connection of its own, about 70 KB).
-        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
         /// Make hybrid post-quantum keys (ML-KEM-768 + X25519, published as age1pq1...). An
         /// active X25519 key is retired (it keeps opening values sealed to it).
