@@ -101,8 +101,11 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 
 # The CLI as released on Linux with glibc (README, Install) is linked statically: the same code
 # as above, but host names, the home folder and unwinding go through static glibc and libgcc.
-# The CLI's black-box suites and the drill run once more with that binary.
-if rustc -vV | grep -q '^host: .*-linux-gnu'; then
+# The CLI's black-box suites and the drill run once more with that binary. (rustc's output is
+# read whole first: `rustc -vV | grep -q` under pipefail failed now and then, when grep left
+# early and rustc got SIGPIPE, and the step was skipped without a word.)
+rustc_host="$(rustc -vV | sed -n 's/^host: //p')"
+if [[ "$rustc_host" == *-linux-gnu ]]; then
   step "the release build of the CLI (cargo build-cli, linked statically): CLI suites and drill"
   cargo -q build-cli
   release_cli="$CARGO_TARGET_DIR/release/ageseal"
@@ -111,6 +114,8 @@ if rustc -vV | grep -q '^host: .*-linux-gnu'; then
   fi
   AGESEAL_TEST_CLI="$release_cli" cargo test --locked -p ageseal --test cli --test regions \
     -p ageseal-tests --test drill 2>&1 | tee -a "$log"
+else
+  echo "test.sh: host $rustc_host is not linux-gnu: the statically linked CLI is not built or tested"
 fi
 
 # Suites that need a control plane say SKIPPED when they found none; where one was available that
