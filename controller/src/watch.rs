@@ -153,18 +153,27 @@ impl<S, O> std::fmt::Debug for Scope<S, O> {
 /// the event that brought a new spec to the reconcile that opens it. Values are ciphertext, and
 /// the entry is bound to the object's uid and generation: a later spec, or a new object under
 /// the same name, never finds an older entry.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Pending {
     inner: Mutex<PendingInner>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = lock(&self.inner);
+        f.debug_struct("Pending")
+            .field("objects", &inner.entries.len())
+            .field("bytes", &inner.bytes)
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct PendingInner {
     entries: HashMap<String, PendingValues>,
     bytes: usize,
 }
 
-#[derive(Debug)]
 struct PendingValues {
     uid: String,
     generation: i64,
