@@ -257,16 +257,13 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     }
     // The cache holds no sealed values (crate::watch::trim): take them from the watch event
     // that brought this spec if they were kept (crate::watch::Pending), else read the object.
-    let kept = if obj.spec.encrypted_data.is_empty() {
-        ctx.pending.take(&obj)
-    } else {
-        None
-    };
-    let obj = if let Some(values) = kept {
+    let obj = if !obj.spec.encrypted_data.is_empty() {
+        obj
+    } else if let Some(values) = ctx.pending.take(&obj) {
         let mut whole = SealedSecret::clone(&obj);
         whole.spec.encrypted_data = values;
         Arc::new(whole)
-    } else if obj.spec.encrypted_data.is_empty() {
+    } else {
         match whole(&ctx.client, &obj).await {
             Ok(Some(whole)) => Arc::new(whole),
             // Deleted meanwhile: its Secret goes with it (owner reference).
@@ -280,8 +277,6 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
                 });
             }
         }
-    } else {
-        obj
     };
     let started = Instant::now();
     // Opening values is CPU work (one Diffie-Hellman each, up to the trial limit for a crafted
@@ -327,8 +322,9 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         _ => None,
     };
     if let (Ok(Some(version)), Some(namespace)) = (&outcome, obj.meta().namespace.as_deref()) {
-        // Its watch event triggers nothing: the Secret is as this reconcile left it.
-        for versions in self_owned(&ctx, namespace) {
+        // Its watch event triggers nothing: the Secret is as this reconcile left it. (The memo
+        // below covers an echo that comes before this note; the note spares the reconcile.)
+        for versions in ctx.owned.iter().filter(|versions| versions.covers(namespace)) {
             versions.wrote(&key, version);
         }
     }
@@ -362,13 +358,6 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
             })
         }
     }
-}
-
-/// The watches of produced Secrets that see `namespace`.
-fn self_owned<'a>(ctx: &'a Context, namespace: &'a str) -> impl Iterator<Item = &'a Arc<OwnedVersions>> + 'a {
-    ctx.owned
-        .iter()
-        .filter(move |versions| versions.covers(namespace))
 }
 
 /// On a standby: remembers `obj` as written when its Secret already holds exactly what the leader

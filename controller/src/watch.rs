@@ -1,6 +1,8 @@
 //! What the controller watches and what it keeps: per watched scope, a cache of SealedSecrets
-//! trimmed of what reconcile never reads, and the metadata (never the data) of the Secrets it
-//! owns, as triggers, with the resourceVersion of each (reconcile's memo compares it). A scope
+//! trimmed of what reconcile never reads, the sealed values of objects not yet opened (bounded,
+//! [`Pending`]), and the metadata (never the data) of the Secrets it owns, as triggers, with the
+//! resourceVersion of each (reconcile's memo compares it; the echo of the controller's own write
+//! triggers nothing, [`OwnedVersions::wrote`]). A scope
 //! counts as synced once its first list is complete; a failing watch is logged with its remedy
 //! and shown on `/readyz` until it recovers, never silent.
 
@@ -47,7 +49,7 @@ pub struct OwnedVersions {
     /// `namespace/name` -> resourceVersion of a Secret the controller wrote whose watch event
     /// has not come yet: that event is the echo of the controller's own write and triggers
     /// nothing.
-    written: Mutex<HashMap<String, String>>,
+    own_writes: Mutex<HashMap<String, String>>,
 }
 
 impl OwnedVersions {
@@ -83,7 +85,7 @@ impl OwnedVersions {
         if current.get(key).is_some_and(|seen| seen == version) {
             return;
         }
-        lock(&self.written).insert(key.to_owned(), version.to_owned());
+        lock(&self.own_writes).insert(key.to_owned(), version.to_owned());
     }
 
     /// Follows one watch event; false when it is the echo of the controller's own write
@@ -95,7 +97,7 @@ impl OwnedVersions {
         match event {
             watcher::Event::Init => {
                 *lock(&self.listing) = Some(HashMap::new());
-                lock(&self.written).clear();
+                lock(&self.own_writes).clear();
             }
             watcher::Event::InitApply(secret) => {
                 if let Some(listing) = lock(&self.listing).as_mut() {
@@ -112,14 +114,16 @@ impl OwnedVersions {
             watcher::Event::Apply(secret) => {
                 let (key, version) = entry(secret);
                 let mut current = lock(&self.current);
-                let own = lock(&self.written).remove(&key).is_some_and(|own| own == version);
+                let own = lock(&self.own_writes)
+                    .remove(&key)
+                    .is_some_and(|own| own == version);
                 current.insert(key, version);
                 return !own;
             }
             watcher::Event::Delete(secret) => {
                 let key = entry(secret).0;
                 let mut current = lock(&self.current);
-                lock(&self.written).remove(&key);
+                lock(&self.own_writes).remove(&key);
                 current.remove(&key);
             }
         }
@@ -174,6 +178,14 @@ struct PendingInner {
     bytes: usize,
 }
 
+impl PendingInner {
+    fn remove(&mut self, key: &str) -> Option<PendingValues> {
+        let entry = self.entries.remove(key)?;
+        self.bytes -= entry.bytes;
+        Some(entry)
+    }
+}
+
 struct PendingValues {
     uid: String,
     generation: i64,
@@ -198,11 +210,11 @@ impl Pending {
                 let prefix = namespace.map(|ns| format!("{ns}/"));
                 let inner = &mut *inner;
                 inner.entries.retain(|key, entry| {
-                    let keep = prefix.as_deref().is_some_and(|p| !key.starts_with(p));
-                    if !keep {
+                    let other_scope = prefix.as_deref().is_some_and(|p| !key.starts_with(p));
+                    if !other_scope {
                         inner.bytes -= entry.bytes;
                     }
-                    keep
+                    other_scope
                 });
             }
             watcher::Event::InitDone => {}
@@ -211,8 +223,9 @@ impl Pending {
 
     fn keep(&self, object: &mut SealedSecret) {
         let key = object_key(object);
-        self.forget(&key);
-        let (Some(uid), Some(generation)) = (object.metadata.uid.clone(), object.metadata.generation) else {
+        let mut inner = lock(&self.inner);
+        inner.remove(&key);
+        let (Some(uid), Some(generation)) = (&object.metadata.uid, object.metadata.generation) else {
             return;
         };
         if crate::reconcile::ready_for_generation(object) {
@@ -224,10 +237,10 @@ impl Pending {
             .iter()
             .map(|(name, value)| name.len() + value.len())
             .sum();
-        let mut inner = lock(&self.inner);
         if inner.bytes + bytes > Self::BUDGET {
             return;
         }
+        let uid = uid.clone();
         inner.bytes += bytes;
         let values = std::mem::take(&mut object.spec.encrypted_data);
         inner.entries.insert(
@@ -243,10 +256,7 @@ impl Pending {
 
     /// Drops what is kept for `key` (`namespace/name`).
     pub fn forget(&self, key: &str) {
-        let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.entries.remove(key) {
-            inner.bytes -= entry.bytes;
-        }
+        lock(&self.inner).remove(key);
     }
 
     /// The sealed values of `object` (trimmed, from the cache) if they are kept for its uid and
@@ -260,9 +270,7 @@ impl Pending {
         {
             return None;
         }
-        let entry = inner.entries.remove(&key)?;
-        inner.bytes -= entry.bytes;
-        Some(entry.values)
+        inner.remove(&key).map(|entry| entry.values)
     }
 
     /// Bytes of sealed values kept now.

@@ -478,18 +478,7 @@ async fn values_kept_from_the_watch_event_spare_reading_the_object() {
     })))
     .await;
     let pending = Arc::new(Pending::default());
-    let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            "us-east-1",
-            Arc::new(ageseal_controller::keys::KeyStore::holding(
-                ageseal_core::Keyring::new([east.clone()]),
-            )),
-            Arc::default(),
-            None,
-        )
-        .with_pending(pending.clone()),
-    );
+    let ctx = pending_context(&client, &[&east], &pending);
     // GETs of one reconcile of a cached (trimmed) object, its values kept from its watch event
     // or not.
     let reads = |name: &'static str, keep: bool| {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use ageseal_controller::keys::KeyStore;
 use ageseal_controller::metrics::Metrics;
 use ageseal_controller::reconcile::Context;
-use ageseal_controller::watch::OwnedVersions;
+use ageseal_controller::watch::{OwnedVersions, Pending};
 use ageseal_core::config::NamedRecipient;
 use ageseal_core::crd::SealedSecret;
 use ageseal_core::manifest::{SealOptions, parse_secrets, seal_secret};
@@ -51,32 +51,39 @@ pub async fn fake(funcs: Option<interceptor::Funcs>) -> Client {
     builder.build().await.expect("fake client")
 }
 
-pub fn context_with(client: &Client, store: Arc<KeyStore>) -> Arc<Context> {
-    Arc::new(Context::new(
+/// A Context on the in-memory API holding `store`'s keys, before `Arc` (for its `with_` methods).
+pub fn bare_context(client: &Client, store: Arc<KeyStore>) -> Context {
+    Context::new(
         client.clone(),
         "us-east-1",
         store,
         Arc::new(Metrics::default()),
         None,
-    ))
+    )
+}
+
+pub fn context_with(client: &Client, store: Arc<KeyStore>) -> Arc<Context> {
+    Arc::new(bare_context(client, store))
+}
+
+fn holding(identities: &[&Identity]) -> Arc<KeyStore> {
+    Arc::new(KeyStore::holding(Keyring::new(
+        identities.iter().map(|i| (*i).clone()),
+    )))
 }
 
 pub fn context(client: &Client, identities: &[&Identity]) -> Arc<Context> {
-    let keyring = Keyring::new(identities.iter().map(|i| (*i).clone()));
-    context_with(client, Arc::new(KeyStore::holding(keyring)))
+    context_with(client, holding(identities))
 }
 
 /// A context whose memo follows `versions` (what the watch of produced Secrets would report).
 pub fn memo_context(client: &Client, identities: &[&Identity], versions: &Arc<OwnedVersions>) -> Context {
-    let keyring = Keyring::new(identities.iter().map(|i| (*i).clone()));
-    Context::new(
-        client.clone(),
-        "us-east-1",
-        Arc::new(KeyStore::holding(keyring)),
-        Arc::new(Metrics::default()),
-        None,
-    )
-    .with_owned_versions(vec![versions.clone()])
+    bare_context(client, holding(identities)).with_owned_versions(vec![versions.clone()])
+}
+
+/// A context that takes sealed values from `pending` (what the SealedSecret watch would keep).
+pub fn pending_context(client: &Client, identities: &[&Identity], pending: &Arc<Pending>) -> Arc<Context> {
+    Arc::new(bare_context(client, holding(identities)).with_pending(pending.clone()))
 }
 
 /// The watch event reporting `secret` as it is now.
