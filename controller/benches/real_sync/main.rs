@@ -43,8 +43,8 @@ fn main() {
             sync.etcd_cpu
         );
         println!(
-            "N={n}: {} reconciles, {} of them opened values",
-            sync.reconciles, sync.opened
+            "N={n}: {} reconciles, {} of them opened values; {} objects read again (GET)",
+            sync.reconciles, sync.opened, sync.object_reads
         );
         rows.push((n, sync));
         if n == largest && !cold_only {
