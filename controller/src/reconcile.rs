@@ -251,6 +251,12 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         return Ok(Action::requeue(RESYNC));
     }
     let epoch = keys.epoch;
+    if !ctx.is_live() && !ready_for_generation(&obj) {
+        // A standby learns which Secrets stand, and only a Ready object's can: opening one the
+        // leader has not made Ready yet teaches it nothing (its kept values stay for whoever
+        // opens it, this replica included once it leads).
+        return Ok(Action::await_change());
+    }
     if !ctx.is_live() && keys.keyring.is_empty() {
         // A standby whose keys have not loaded yet: look again soon rather than learn nothing.
         return Ok(Action::requeue(STANDBY_RETRY));

@@ -1,12 +1,12 @@
 //! What the controller watches and what it keeps: per watched scope, a cache of SealedSecrets
-//! trimmed of what reconcile never reads, the sealed values of objects not yet opened (bounded,
+//! trimmed of what reconcile never reads and written as events come ([`LiveCache`]), the sealed values of objects not yet opened (bounded,
 //! [`Pending`]), and the metadata (never the data) of the Secrets it owns, as triggers, with the
 //! resourceVersion of each (reconcile's memo compares it; the echo of the controller's own write
 //! triggers nothing, [`OwnedVersions::wrote`]). A scope
 //! counts as synced once its first list is complete; a failing watch is logged with its remedy
 //! and shown on `/readyz` until it recovers, never silent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::PartialObjectMeta;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::{Backoff, PredicateConfig, predicates};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
@@ -150,16 +150,18 @@ impl<S, O> std::fmt::Debug for Scope<S, O> {
 
 /// Sealed values of objects waiting for reconcile to open them, taken from the watch event that
 /// brought them, so that reconcile need not read the object again (the cache holds no sealed
-/// values, see [`trim`]). Bounded by [`Pending::BUDGET`] bytes: at a cold start the list brings
-/// every object long before reconcile reaches it, and what does not fit is read from the API
-/// server when its turn comes, as before. Objects whose status already says Ready for their
-/// generation are not kept (the controller's own status write is one), so an entry lives from
+/// values, see [`trim`]). Bounded by [`Pending::BUDGET`] bytes: what does not fit is read from
+/// the API server when its turn comes. At a cold start the list brings objects faster than
+/// reconcile opens them, so the first list waits for room ([`Pacer`]). Objects whose status
+/// already says Ready for their generation are not kept (the controller's own status write is one), so an entry lives from
 /// the event that brought a new spec to the reconcile that opens it. Values are ciphertext, and
 /// the entry is bound to the object's uid and generation: a later spec, or a new object under
 /// the same name, never finds an older entry.
 #[derive(Default)]
 pub struct Pending {
     inner: Mutex<PendingInner>,
+    /// Woken whenever kept values are taken or dropped (see [`Pending::room_for`]).
+    freed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Pending {
@@ -216,6 +218,7 @@ impl Pending {
                     }
                     other_scope
                 });
+                self.freed.notify_waiters();
             }
             watcher::Event::InitDone => {}
         }
@@ -225,18 +228,13 @@ impl Pending {
         let key = object_key(object);
         let mut inner = lock(&self.inner);
         inner.remove(&key);
-        let (Some(uid), Some(generation)) = (&object.metadata.uid, object.metadata.generation) else {
+        let (Some(bytes), Some(uid), Some(generation)) = (
+            Self::wanted(object),
+            &object.metadata.uid,
+            object.metadata.generation,
+        ) else {
             return;
         };
-        if crate::reconcile::ready_for_generation(object) {
-            return;
-        }
-        let bytes = object
-            .spec
-            .encrypted_data
-            .iter()
-            .map(|(name, value)| name.len() + value.len())
-            .sum();
         if inner.bytes + bytes > Self::BUDGET {
             return;
         }
@@ -256,7 +254,9 @@ impl Pending {
 
     /// Drops what is kept for `key` (`namespace/name`).
     pub fn forget(&self, key: &str) {
-        lock(&self.inner).remove(key);
+        if lock(&self.inner).remove(key).is_some() {
+            self.freed.notify_waiters();
+        }
     }
 
     /// The sealed values of `object` (trimmed, from the cache) if they are kept for its uid and
@@ -270,7 +270,51 @@ impl Pending {
         {
             return None;
         }
-        inner.remove(&key).map(|entry| entry.values)
+        let values = inner.remove(&key).map(|entry| entry.values);
+        drop(inner);
+        if values.is_some() {
+            self.freed.notify_waiters();
+        }
+        values
+    }
+
+    /// Bytes the sealed values of `object` take when kept, or `None` when they would not be
+    /// kept (its status says Ready for its generation, or it has no uid or generation).
+    pub fn wanted(object: &SealedSecret) -> Option<usize> {
+        if object.metadata.uid.is_none()
+            || object.metadata.generation.is_none()
+            || crate::reconcile::ready_for_generation(object)
+        {
+            return None;
+        }
+        Some(
+            object
+                .spec
+                .encrypted_data
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum(),
+        )
+    }
+
+    /// Waits until `bytes` more fit in the budget, at most until `deadline`; false when they
+    /// still do not. Values larger than the whole budget are never kept, so they wait for nothing.
+    pub async fn room_for(&self, bytes: usize, deadline: tokio::time::Instant) -> bool {
+        if bytes > Self::BUDGET {
+            return true;
+        }
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before looking, so a take between the look and the wait is not missed.
+            freed.as_mut().enable();
+            if self.bytes() + bytes <= Self::BUDGET {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Bytes of sealed values kept now.
@@ -292,6 +336,142 @@ pub fn trim(object: &mut SealedSecret) {
     }
 }
 
+/// Paces the first list of a scope: before each object whose values would not fit among the
+/// kept ones, the list waits until reconcile has taken enough (reconcile runs meanwhile, see
+/// [`LiveCache`]). So a cold start keeps the values of every object, however many, instead of
+/// the first [`Pending::BUDGET`] bytes' worth, and reads none of them again. Within limits: the
+/// watch that follows a list starts from the list's resourceVersion, and the API server keeps
+/// about 75 s of events (its watch cache); a list slower than that can be answered 410 Gone and
+/// start over, every object listed again.
+/// So the list waits [`Pacer::LIMIT`] in all at most, and stops waiting for good when nothing
+/// was taken for [`Pacer::STALL`] (a standby: it leaves objects that are not Ready to the leader).
+#[derive(Debug)]
+struct Pacer {
+    pending: Arc<Pending>,
+    state: Mutex<Pace>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// The first list has not begun.
+    Ahead,
+    /// The first list may wait until then.
+    Until(tokio::time::Instant),
+    /// No more waiting in this process.
+    Done,
+}
+
+impl Pacer {
+    const LIMIT: Duration = Duration::from_secs(30);
+    const STALL: Duration = Duration::from_secs(10);
+
+    fn new(pending: Arc<Pending>) -> Self {
+        Self {
+            pending,
+            state: Mutex::new(Pace::Ahead),
+        }
+    }
+
+    /// Before `event` goes on: waits if it is a listed object whose values do not fit yet.
+    async fn pace(&self, event: &watcher::Event<SealedSecret>) {
+        let now = tokio::time::Instant::now();
+        let wait = {
+            let mut state = lock(&self.state);
+            match (event, *state) {
+                (watcher::Event::Init, Pace::Ahead) => {
+                    *state = Pace::Until(now + Self::LIMIT);
+                    None
+                }
+                (watcher::Event::InitDone, _) => {
+                    *state = Pace::Done;
+                    None
+                }
+                (watcher::Event::InitApply(object), Pace::Until(limit)) => {
+                    Pending::wanted(object).map(|bytes| (bytes, limit.min(now + Self::STALL)))
+                }
+                _ => None,
+            }
+        };
+        if let Some((bytes, deadline)) = wait
+            && !self.pending.room_for(bytes, deadline).await
+        {
+            tracing::debug!("kept sealed values are not taken fast enough; listing on without waiting");
+            *lock(&self.state) = Pace::Done;
+        }
+    }
+}
+
+/// The cache of one scope's SealedSecrets, written as watch events come, those of a list
+/// included. kube's reflector holds a list's objects apart until the last page is in, and its
+/// controller starts no reconcile before its cache has seen a whole list: at a cold start every
+/// object arrived before the first reconcile, so only the first [`Pending::BUDGET`] bytes of
+/// sealed values could be kept and every other object was read again. Here the cache is ready
+/// (empty) from the start and each listed object is written at once, so reconcile starts with
+/// the first page and the list can wait for it (see [`scope`]). During a relist the cache thus
+/// holds what the list has brought so far, never an older copy of a listed object; objects that
+/// went away while the watch was down leave when the list is complete.
+pub struct LiveCache {
+    writer: reflector::store::Writer<SealedSecret>,
+    store: Store<SealedSecret>,
+    /// Objects seen by the list under way, if one is.
+    listing: Option<HashSet<ObjectRef<SealedSecret>>>,
+}
+
+impl std::fmt::Debug for LiveCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCache")
+            .field("objects", &self.store.state().len())
+            .field("listing", &self.listing.as_ref().map(HashSet::len))
+            .finish()
+    }
+}
+
+impl LiveCache {
+    /// An empty cache, ready, and what writes to it.
+    pub fn new() -> (Store<SealedSecret>, Self) {
+        let (store, mut writer) = reflector::store();
+        // An empty list, complete: readers need not wait for the first real one.
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let cache = Self {
+            writer,
+            store: store.clone(),
+            listing: None,
+        };
+        (store, cache)
+    }
+
+    /// Writes one event; a listed object comes out as applied, as it now is in the cache.
+    pub fn apply(&mut self, event: watcher::Event<SealedSecret>) -> watcher::Event<SealedSecret> {
+        let event = match event {
+            watcher::Event::Init => {
+                self.listing = Some(HashSet::new());
+                return watcher::Event::Init;
+            }
+            watcher::Event::InitApply(object) => {
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.insert(ObjectRef::from_obj(&object));
+                }
+                watcher::Event::Apply(object)
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = self.listing.take() {
+                    for gone in self.store.state() {
+                        if !listed.contains(&ObjectRef::from_obj(gone.as_ref())) {
+                            self.writer
+                                .apply_watcher_event(&watcher::Event::Delete(SealedSecret::clone(&gone)));
+                        }
+                    }
+                }
+                return watcher::Event::InitDone;
+            }
+            applied_or_deleted => applied_or_deleted,
+        };
+        self.writer.apply_watcher_event(&event);
+        event
+    }
+}
+
 /// Watches one scope (`None`: every namespace). Readiness and failures are reported to `health`.
 pub fn scope(
     client: &Client,
@@ -310,19 +490,30 @@ pub fn scope(
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     let place = describe(namespace);
-    let (store, writer) = reflector::store();
+    let (store, mut cache) = LiveCache::new();
     let mut listed = false;
     let sealed_source = format!("watching SealedSecrets in {place}");
     let sealed_health = health.clone();
     let pending = pending.clone();
     let scope_namespace = namespace.map(str::to_owned);
-    let sealed = relisting(sealed_api, watcher::Config::default())
+    let pacer = Arc::new(Pacer::new(pending.clone()));
+    // Pages of 100, not kube's 500: while the list waits (Pacer), the page it holds is whole
+    // objects, managed fields and sealed values included (a cold sync of 10,000 peaked at 85 MB
+    // with pages of 500, 76 MB with 100).
+    let sealed = relisting(sealed_api, watcher::Config::default().page_size(100))
+        .and_then(move |event| {
+            let pacer = pacer.clone();
+            async move {
+                pacer.pace(&event).await;
+                Ok(event)
+            }
+        })
         .map_ok(move |mut event| {
             pending.follow(scope_namespace.as_deref(), &mut event);
             event
         })
         .modify(trim)
-        .reflect(writer)
+        .map_ok(move |event| cache.apply(event))
         .inspect(move |event| {
             report(&sealed_health, &sealed_source, "sealedsecrets.ageseal.io", event);
             if matches!(event, Ok(watcher::Event::InitDone)) && !listed {
@@ -360,6 +551,8 @@ pub fn scope(
 /// new objects were not seen for minutes. A fresh list costs one LIST per failure; the reflector
 /// swaps its cache whole when the list completes, and unchanged objects trigger nothing. Between
 /// failures it waits as [`WatchBackoff`] says. Every watch of the controller is one of these.
+/// (An `Api<PartialObjectMeta<_>>` lists and watches metadata only: a Secret's data never
+/// travels to the controller, see the test `metadata_watches_ask_for_metadata_only`.)
 pub fn relisting<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -465,7 +658,7 @@ pub fn describe_watch_error(resource: &str, error: &watcher::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Backoff, OwnedVersions, Pending, WatchBackoff, watcher};
+    use super::{Backoff, LiveCache, OwnedVersions, Pending, WatchBackoff, relisting, watcher};
     use ageseal_core::crd::{Condition, SealedSecret, SealedSecretSpec, SealedSecretStatus};
     use k8s_openapi::api::core::v1::Secret;
     use kube::api::ObjectMeta;
@@ -646,5 +839,133 @@ mod tests {
         assert!(waits[3] > waits[0] * 4, "{waits:?}");
         backoff.reset();
         assert!(backoff.next().expect("endless") <= WatchBackoff::MIN);
+    }
+
+    fn cached(store: &kube::runtime::reflector::Store<SealedSecret>, name: &str) -> Option<i64> {
+        store
+            .state()
+            .into_iter()
+            .find(|o| o.metadata.name.as_deref() == Some(name))
+            .and_then(|o| o.metadata.generation)
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_ready_at_once_and_holds_each_listed_object_as_it_comes() {
+        let (store, mut cache) = LiveCache::new();
+        tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready())
+            .await
+            .expect("ready before any list")
+            .expect("ready");
+        cache.apply(watcher::Event::Init);
+        let listed = cache.apply(watcher::Event::InitApply(object("payments", "db", "u1", 1, 10)));
+        assert!(
+            matches!(listed, watcher::Event::Apply(_)),
+            "a listed object comes out as applied"
+        );
+        assert_eq!(
+            cached(&store, "db"),
+            Some(1),
+            "in the cache before the list is complete"
+        );
+        cache.apply(watcher::Event::InitApply(object("payments", "api", "u2", 1, 10)));
+        cache.apply(watcher::Event::InitDone);
+        assert_eq!(store.state().len(), 2);
+
+        // The watch fails; meanwhile db changes and api goes away. The relist brings db's new
+        // spec at once, and api leaves only when the list is complete.
+        cache.apply(watcher::Event::Init);
+        assert_eq!(store.state().len(), 2, "a relist does not empty the cache");
+        cache.apply(watcher::Event::InitApply(object("payments", "db", "u1", 2, 10)));
+        assert_eq!(
+            cached(&store, "db"),
+            Some(2),
+            "never the older copy of a listed object"
+        );
+        assert_eq!(cached(&store, "api"), Some(1));
+        cache.apply(watcher::Event::InitApply(object("payments", "web", "u3", 1, 10)));
+        cache.apply(watcher::Event::InitDone);
+        assert_eq!(cached(&store, "api"), None, "gone while the watch was down");
+        assert_eq!(cached(&store, "db"), Some(2));
+        assert_eq!(cached(&store, "web"), Some(1));
+        cache.apply(watcher::Event::Delete(object("payments", "web", "u3", 1, 10)));
+        assert_eq!(store.state().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_list_waits_for_room_until_kept_values_are_taken_or_patience_runs_out() {
+        let pending = std::sync::Arc::new(Pending::default());
+        let half = Pending::BUDGET / 2;
+        let after = |wait: Duration| tokio::time::Instant::now() + wait;
+        assert!(
+            pending.room_for(half, after(Duration::ZERO)).await,
+            "empty: room at once"
+        );
+        let first = object("payments", "a", "a", 1, half - "password".len());
+        apply(&pending, &first);
+        apply(
+            &pending,
+            &object("payments", "b", "b", 1, half - "password".len()),
+        );
+        assert_eq!(pending.bytes(), Pending::BUDGET);
+        assert!(
+            !pending.room_for(1, after(Duration::from_millis(50))).await,
+            "full and nothing taken"
+        );
+        assert!(
+            pending.room_for(Pending::BUDGET + 1, after(Duration::ZERO)).await,
+            "values that can never be kept wait for nothing"
+        );
+        let taker = pending.clone();
+        let mut trimmed = first.clone();
+        trimmed.spec.encrypted_data.clear();
+        let take = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            taker.take(&trimmed).is_some()
+        });
+        assert!(
+            pending.room_for(half, after(Duration::from_secs(10))).await,
+            "room once values are taken"
+        );
+        assert!(take.await.expect("joined"));
+    }
+
+    #[tokio::test]
+    async fn metadata_watches_ask_for_metadata_only() {
+        let accepts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = accepts.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            seen.lock().expect("lock").push(
+                request
+                    .headers()
+                    .get(http::header::ACCEPT)
+                    .and_then(|a| a.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            async move {
+                let list = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{"resourceVersion":"5"},"items":[]}"#;
+                http::Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(list.as_bytes().to_vec()))
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            }
+        });
+        let client = kube::Client::new(service, "default");
+        // As the watches of key Secrets and produced Secrets are made.
+        let api: kube::Api<kube::api::PartialObjectMeta<Secret>> = kube::Api::namespaced(client, "payments");
+        let mut events = Box::pin(relisting(api, watcher::Config::default()));
+        use futures::StreamExt;
+        while let Some(event) = events.next().await {
+            if matches!(event.expect("listed"), watcher::Event::InitDone) {
+                break;
+            }
+        }
+        let accepts = accepts.lock().expect("lock").clone();
+        assert!(!accepts.is_empty());
+        assert!(
+            accepts.iter().all(|a| a.contains("as=PartialObjectMetadataList")),
+            "a Secret's data must not be asked for: {accepts:?}"
+        );
     }
 }

@@ -538,6 +538,48 @@ async fn values_kept_from_the_watch_event_spare_reading_the_object() {
 }
 
 #[tokio::test]
+async fn a_standby_leaves_the_values_kept_for_an_object_not_ready_yet_to_the_leader() {
+    use ageseal_controller::watch::{Pending, trim};
+    use kube::runtime::watcher::Event;
+    let east = Identity::generate();
+    let gets = Arc::new(AtomicUsize::new(0));
+    let counter = gets.clone();
+    let client = fake(Some(interceptor::Funcs::new().get(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(None)
+    })))
+    .await;
+    let pending = Arc::new(Pending::default());
+    let ctx = standby_pending_context(&client, &[&east], &pending);
+    let obj = create(&client, &sealed("db", NS, &[("password", "s3cret")], &[&east])).await;
+    let mut event = Event::Apply((*obj).clone());
+    pending.follow(None, &mut event);
+    let Event::Apply(mut cached) = event else {
+        unreachable!("an Apply stays an Apply")
+    };
+    trim(&mut cached);
+    let kept = pending.bytes();
+    assert!(kept > 0);
+    let cached = Arc::new(cached);
+    let before = gets.load(Ordering::SeqCst);
+    reconcile(cached.clone(), ctx.clone()).await.expect("standby");
+    assert_eq!(
+        gets.load(Ordering::SeqCst) - before,
+        0,
+        "a standby reads nothing for an object that is not Ready: there is nothing to learn"
+    );
+    assert_eq!(pending.bytes(), kept, "the kept values stay for the leader");
+    assert!(secret(&client, NS, "db").await.is_none());
+    ctx.go_live();
+    reconcile(cached, ctx).await.expect("ready");
+    assert_eq!(pending.bytes(), 0, "taken by the replica once it leads");
+    assert_eq!(
+        value(&secret(&client, NS, "db").await.expect("made"), "password"),
+        b"s3cret"
+    );
+}
+
+#[tokio::test]
 async fn a_standby_learns_what_stands_without_writing_then_takes_over_without_reopening() {
     use ageseal_controller::watch::OwnedVersions;
     use k8s_openapi::ByteString;

@@ -86,6 +86,19 @@ pub fn pending_context(client: &Client, identities: &[&Identity], pending: &Arc<
     Arc::new(bare_context(client, holding(identities)).with_pending(pending.clone()))
 }
 
+/// [`pending_context`] of a replica that does not lead (yet).
+pub fn standby_pending_context(
+    client: &Client,
+    identities: &[&Identity],
+    pending: &Arc<Pending>,
+) -> Arc<Context> {
+    Arc::new(
+        bare_context(client, holding(identities))
+            .with_pending(pending.clone())
+            .standby(),
+    )
+}
+
 /// The watch event reporting `secret` as it is now.
 pub fn seen(secret: &Secret) -> Event<PartialObjectMeta<Secret>> {
     Event::Apply(secret.metadata.clone().into_response_partial::<Secret>())
