@@ -1,10 +1,11 @@
 //! What the controller watches and what it keeps: per watched scope, a cache of SealedSecrets
-//! trimmed of what reconcile never reads and written as events come ([`LiveCache`]), the sealed values of objects not yet opened (bounded,
-//! [`Pending`]), and the metadata (never the data) of the Secrets it owns, as triggers, with the
+//! trimmed of what reconcile never reads and written as events come ([`LiveCache`]), the sealed
+//! values of objects not yet opened (bounded, [`Pending`]; the first list waits for room,
+//! [`Pacer`]), and the metadata (never the data) of the Secrets it owns, as triggers, with the
 //! resourceVersion of each (reconcile's memo compares it; the echo of the controller's own write
-//! triggers nothing, [`OwnedVersions::wrote`]). A scope
-//! counts as synced once its first list is complete; a failing watch is logged with its remedy
-//! and shown on `/readyz` until it recovers, never silent.
+//! triggers nothing, [`OwnedVersions::wrote`]). A scope counts as synced once its first list is
+//! complete; a failing watch is logged with its remedy and shown on `/readyz` until it recovers,
+//! never silent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
