@@ -9,6 +9,7 @@ pub mod events;
 pub mod http;
 pub mod key_sync;
 pub mod keys;
+pub mod lean;
 pub mod lease;
 pub mod metrics;
 pub mod offline;

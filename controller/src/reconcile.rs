@@ -18,6 +18,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::events::Announcer;
 use crate::keys::{FIELD_MANAGER, KeyStore};
+use crate::lean::LeanSealedSecret;
 use crate::metrics::Metrics;
 use crate::secret::{Desired, Policy, desired_secret};
 use crate::watch::{OwnedVersions, Pending, lock, object_key};
@@ -402,12 +403,8 @@ pub(crate) fn ready_for_generation(obj: &SealedSecret) -> bool {
 
 /// The object as the API server holds it now, sealed values included.
 async fn whole(client: &Client, obj: &SealedSecret) -> Result<Option<SealedSecret>, kube::Error> {
-    let api: Api<SealedSecret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
-    let mut whole = api.get_opt(&obj.name_any()).await?;
-    if let Some(object) = whole.as_mut() {
-        object.metadata.managed_fields = None;
-    }
-    Ok(whole)
+    let api: Api<LeanSealedSecret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    Ok(api.get_opt(&obj.name_any()).await?.map(SealedSecret::from))
 }
 
 /// Capped exponential backoff per object, retried forever.

@@ -23,6 +23,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::http::Health;
+use crate::lean::LeanSealedSecret;
 use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
 /// The cache and the trigger streams of one watched scope (a namespace, or all of them).
@@ -363,7 +364,8 @@ enum Pace {
 }
 
 impl Pacer {
-    const LIMIT: Duration = Duration::from_secs(30);
+    /// Well inside the API server's 75 s, with room for the rest of the list.
+    const LIMIT: Duration = Duration::from_secs(45);
     const STALL: Duration = Duration::from_secs(10);
 
     fn new(pending: Arc<Pending>) -> Self {
@@ -483,7 +485,7 @@ pub fn scope(
     impl Stream<Item = Result<SealedSecret, watcher::Error>> + Send + 'static,
     impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
 > {
-    let (sealed_api, secret_api): (Api<SealedSecret>, Api<PartialObjectMeta<Secret>>) = match namespace {
+    let (sealed_api, secret_api): (Api<LeanSealedSecret>, Api<PartialObjectMeta<Secret>>) = match namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
@@ -502,6 +504,7 @@ pub fn scope(
     // objects, managed fields and sealed values included (a cold sync of 10,000 peaked at 85 MB
     // with pages of 500, 76 MB with 100).
     let sealed = relisting(sealed_api, watcher::Config::default().page_size(100))
+        .map_ok(crate::lean::event)
         .and_then(move |event| {
             let pacer = pacer.clone();
             async move {

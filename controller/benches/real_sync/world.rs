@@ -256,8 +256,10 @@ impl World {
         })
     }
 
-    /// GETs of single SealedSecrets the API server has answered so far (`apiserver_request_total`).
-    fn object_reads(&self) -> u64 {
+    /// Requests of `verb` on SealedSecrets (not their status) the API server has answered so far
+    /// (`apiserver_request_total`; GET is a single object, LIST and WATCH have their own verbs).
+    fn requests(&self, verb: &str) -> u64 {
+        let verb = format!("verb=\"{verb}\"");
         let request = http::Request::get("/metrics").body(Vec::new()).expect("request");
         let text = self
             .runtime
@@ -267,8 +269,7 @@ impl World {
             .filter(|l| {
                 l.starts_with("apiserver_request_total{")
                     && l.contains("resource=\"sealedsecrets\"")
-                    && l.contains("scope=\"resource\"")
-                    && l.contains("verb=\"GET\"")
+                    && l.contains(&verb)
                     && l.contains("subresource=\"\"")
             })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -278,7 +279,7 @@ impl World {
     /// Starts the first controller and waits until every object has its Secret and is Ready.
     pub fn cold_sync(&mut self) -> Sync {
         let (api_before, etcd_before) = (self.cpu_of("kube-apiserver"), self.cpu_of("etcd"));
-        let reads_before = self.object_reads();
+        let reads_before = self.requests("GET");
         let started = Instant::now();
         let controller = self.controller("sync-a");
         let n = self.n;
@@ -302,7 +303,7 @@ impl World {
             etcd_cpu: self.cpu_of("etcd") - etcd_before,
             reconciles,
             opened,
-            object_reads: self.object_reads().saturating_sub(reads_before),
+            object_reads: self.requests("GET").saturating_sub(reads_before),
         };
         self.controllers.push(controller);
         sync
