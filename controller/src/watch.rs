@@ -344,18 +344,21 @@ pub fn trim(object: &mut SealedSecret) {
 /// the first [`Pending::BUDGET`] bytes' worth, and reads none of them again. Within limits: the
 /// watch that follows a list starts from the list's resourceVersion, and the API server keeps
 /// about 75 s of events (its watch cache); a list slower than that can be answered 410 Gone and
-/// start over, every object listed again.
-/// So the list waits [`Pacer::LIMIT`] in all at most, and stops waiting for good when nothing
-/// was taken for [`Pacer::STALL`] (a standby: it leaves objects that are not Ready to the leader).
+/// start over, every object listed again. So the list waits [`Pacer::LIMIT`] in all at most,
+/// counted from its first object, and stops waiting for good when nothing was taken for
+/// [`Pacer::STALL`] (a standby: it leaves objects that are not Ready to the leader). Later lists
+/// (after a watch failed) never wait.
 #[derive(Debug)]
 struct Pacer {
     pending: Arc<Pending>,
     state: Mutex<Pace>,
+    limit: Duration,
+    stall: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Pace {
-    /// The first list has not begun.
+    /// The first list has brought no object yet (the API server may not even answer yet).
     Ahead,
     /// The first list may wait until then.
     Until(tokio::time::Instant),
@@ -369,9 +372,15 @@ impl Pacer {
     const STALL: Duration = Duration::from_secs(10);
 
     fn new(pending: Arc<Pending>) -> Self {
+        Self::with_limits(pending, Self::LIMIT, Self::STALL)
+    }
+
+    fn with_limits(pending: Arc<Pending>, limit: Duration, stall: Duration) -> Self {
         Self {
             pending,
             state: Mutex::new(Pace::Ahead),
+            limit,
+            stall,
         }
     }
 
@@ -380,17 +389,16 @@ impl Pacer {
         let now = tokio::time::Instant::now();
         let wait = {
             let mut state = lock(&self.state);
+            if matches!((event, *state), (watcher::Event::InitApply(_), Pace::Ahead)) {
+                *state = Pace::Until(now + self.limit);
+            }
             match (event, *state) {
-                (watcher::Event::Init, Pace::Ahead) => {
-                    *state = Pace::Until(now + Self::LIMIT);
-                    None
-                }
                 (watcher::Event::InitDone, _) => {
                     *state = Pace::Done;
                     None
                 }
                 (watcher::Event::InitApply(object), Pace::Until(limit)) => {
-                    Pending::wanted(object).map(|bytes| (bytes, limit.min(now + Self::STALL)))
+                    Pending::wanted(object).map(|bytes| (bytes, limit.min(now + self.stall)))
                 }
                 _ => None,
             }
@@ -662,7 +670,7 @@ pub fn describe_watch_error(resource: &str, error: &watcher::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Backoff, LiveCache, OwnedVersions, Pending, WatchBackoff, relisting, watcher};
+    use super::{Backoff, LiveCache, OwnedVersions, Pacer, Pending, WatchBackoff, relisting, watcher};
     use ageseal_core::crd::{Condition, SealedSecret, SealedSecretSpec, SealedSecretStatus};
     use k8s_openapi::api::core::v1::Secret;
     use kube::api::ObjectMeta;
@@ -931,6 +939,67 @@ mod tests {
             "room once values are taken"
         );
         assert!(take.await.expect("joined"));
+    }
+
+    #[tokio::test]
+    async fn the_first_list_waits_for_room_gives_up_on_a_stall_and_later_lists_never_wait() {
+        use std::time::Instant;
+        let pending = std::sync::Arc::new(Pending::default());
+        let half = Pending::BUDGET / 2 - "password".len();
+        let (a, b) = (
+            object("payments", "a", "a", 1, half),
+            object("payments", "b", "b", 1, half),
+        );
+        apply(&pending, &a);
+        apply(&pending, &b);
+        let next = || watcher::Event::InitApply(object("payments", "c", "c", 1, 100));
+        let pacer = Pacer::with_limits(pending.clone(), Duration::from_secs(60), Duration::from_secs(1));
+        pacer.pace(&watcher::Event::Init).await;
+        // Full: the list waits until reconcile takes something...
+        let taker = pending.clone();
+        let mut trimmed = a.clone();
+        trimmed.spec.encrypted_data.clear();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            taker.take(&trimmed)
+        });
+        let started = Instant::now();
+        pacer.pace(&next()).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(40),
+            "did not wait for room"
+        );
+        apply(&pending, &a);
+        // ... and when nothing is taken, stops waiting for good.
+        let started = Instant::now();
+        pacer.pace(&next()).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(990),
+            "gave up too soon"
+        );
+        let started = Instant::now();
+        pacer.pace(&next()).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "waited again after a stall"
+        );
+
+        // A new pacer whose first list completes: later lists go by without waiting.
+        let pacer = Pacer::with_limits(pending.clone(), Duration::from_secs(60), Duration::from_secs(5));
+        pacer.pace(&watcher::Event::InitDone).await;
+        let started = Instant::now();
+        pacer.pace(&next()).await;
+        assert!(started.elapsed() < Duration::from_secs(1), "a later list waited");
+        // The limit counts from the first listed object, not from the process's start.
+        let pacer = Pacer::with_limits(pending, Duration::from_millis(100), Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let started = Instant::now();
+        pacer.pace(&next()).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(90) && waited < Duration::from_secs(2),
+            "waited {waited:?}, not the limit"
+        );
     }
 
     #[tokio::test]
