@@ -100,12 +100,12 @@ impl Context {
         }
     }
 
-    /// The same context for a standby replica (warm standby): reconcile opens values and
-    /// compares them with the Secret as the leader would, but writes nothing (no Secret, status
-    /// or Event). Where the Secret already holds the values and the object is Ready, it
-    /// remembers that, as after its own write; so once this replica leads
-    /// ([`Context::go_live`]), objects that did not change cost no work and failover is bounded
-    /// by the lease, not by reopening every value.
+    /// The same context for a standby replica (warm standby): reconcile opens the values of Ready
+    /// objects and compares them with the Secret as the leader would, but writes nothing (no
+    /// Secret, status or Event); objects that are not Ready yet are the leader's to open. Where
+    /// the Secret already holds the values, it remembers that, as after its own write; so once
+    /// this replica leads ([`Context::go_live`]), objects that did not change cost no work and
+    /// failover is bounded by the lease, not by reopening every value.
     pub fn standby(self) -> Self {
         self.live.send_replace(false);
         self
