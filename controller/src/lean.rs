@@ -2,10 +2,10 @@
 //!
 //! Every object the API server sends carries `metadata.managedFields`, the server-side apply
 //! bookkeeping of each field manager (for a SealedSecret: every key of `encryptedData`, the
-//! recipients hint and the status, once per manager). The controller never reads it, and the
-//! cache drops it ([`crate::watch::trim`]), but k8s-openapi's `ObjectMeta` parses it first into
-//! trees of `serde_json` values, one allocation per field, only to free them again: about 2 % of
-//! the controller's CPU in a cold sync (controller/benches/README.md). [`LeanSealedSecret`] is
+//! recipients hint and the status, once per manager). The controller never reads it, but
+//! k8s-openapi's `ObjectMeta` parses it into trees of `serde_json` values, one allocation per
+//! field, which the cache then dropped: about 2 % of the controller's CPU in a cold sync
+//! (controller/benches/README.md). [`LeanSealedSecret`] is
 //! what the watch and reads parse instead: the same object, whose metadata skips
 //! `managedFields` unparsed; it becomes a [`SealedSecret`] without copying.
 

@@ -325,13 +325,12 @@ impl Pending {
     }
 }
 
-/// Drops what the cache need not hold: managed fields, the `kubectl apply` annotation (a second
-/// copy of the whole object), and the sealed values themselves (three quarters of an object),
-/// which reconcile takes from [`Pending`] or else reads from the API server when it has to open
-/// them (see [`crate::reconcile::reconcile`]). What stays: metadata, template, recipients hint,
-/// status.
+/// Drops what the cache need not hold: the `kubectl apply` annotation (a second copy of the
+/// whole object) and the sealed values themselves (three quarters of an object), which reconcile
+/// takes from [`Pending`] or else reads from the API server when it has to open them (see
+/// [`crate::reconcile::reconcile`]). Managed fields never get this far: the watch does not parse
+/// them ([`crate::lean`]). What stays: metadata, template, recipients hint, status.
 pub fn trim(object: &mut SealedSecret) {
-    object.metadata.managed_fields = None;
     object.spec.encrypted_data = Default::default();
     if let Some(annotations) = object.metadata.annotations.as_mut() {
         annotations.remove(LAST_APPLIED_ANNOTATION);

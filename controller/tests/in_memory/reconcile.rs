@@ -465,11 +465,18 @@ async fn the_cache_holds_no_sealed_values_and_reconcile_reads_them_whole() {
     assert!(secret(&client, NS, "gone").await.is_none());
 }
 
-#[tokio::test]
-async fn values_kept_from_the_watch_event_spare_reading_the_object() {
-    use ageseal_controller::watch::{Pending, trim};
-    use kube::runtime::watcher::Event;
-    let east = Identity::generate();
+/// `object` as the SealedSecret watch passes it on after keeping its values in `pending`.
+fn seen_by_the_watch(pending: &ageseal_controller::watch::Pending, object: SealedSecret) -> SealedSecret {
+    let mut event = kube::runtime::watcher::Event::Apply(object);
+    pending.follow(None, &mut event);
+    match event {
+        kube::runtime::watcher::Event::Apply(seen) => seen,
+        _ => unreachable!("an Apply stays an Apply"),
+    }
+}
+
+/// The in-memory API, counting the GETs it answers.
+async fn counting_gets() -> (Client, Arc<AtomicUsize>) {
     let gets = Arc::new(AtomicUsize::new(0));
     let counter = gets.clone();
     let client = fake(Some(interceptor::Funcs::new().get(move |_| {
@@ -477,6 +484,15 @@ async fn values_kept_from_the_watch_event_spare_reading_the_object() {
         Ok(None)
     })))
     .await;
+    (client, gets)
+}
+
+#[tokio::test]
+async fn values_kept_from_the_watch_event_spare_reading_the_object() {
+    use ageseal_controller::watch::{Pending, trim};
+    use kube::runtime::watcher::Event;
+    let east = Identity::generate();
+    let (client, gets) = counting_gets().await;
     let pending = Arc::new(Pending::default());
     let ctx = pending_context(&client, &[&east], &pending);
     // GETs of one reconcile of a cached (trimmed) object, its values kept from its watch event
@@ -493,12 +509,7 @@ async fn values_kept_from_the_watch_event_spare_reading_the_object() {
             let obj = create(&client, &sealed(name, NS, &[("password", name)], &[&east])).await;
             let mut cached = (*obj).clone();
             if keep {
-                let mut event = Event::Apply(cached);
-                pending.follow(None, &mut event);
-                let Event::Apply(seen) = event else {
-                    unreachable!("an Apply stays an Apply")
-                };
-                cached = seen;
+                cached = seen_by_the_watch(&pending, cached);
                 assert!(pending.bytes() > 0);
             }
             trim(&mut cached);
@@ -540,23 +551,12 @@ async fn values_kept_from_the_watch_event_spare_reading_the_object() {
 #[tokio::test]
 async fn a_standby_leaves_the_values_kept_for_an_object_not_ready_yet_to_the_leader() {
     use ageseal_controller::watch::{Pending, trim};
-    use kube::runtime::watcher::Event;
     let east = Identity::generate();
-    let gets = Arc::new(AtomicUsize::new(0));
-    let counter = gets.clone();
-    let client = fake(Some(interceptor::Funcs::new().get(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Ok(None)
-    })))
-    .await;
+    let (client, gets) = counting_gets().await;
     let pending = Arc::new(Pending::default());
     let ctx = standby_pending_context(&client, &[&east], &pending);
     let obj = create(&client, &sealed("db", NS, &[("password", "s3cret")], &[&east])).await;
-    let mut event = Event::Apply((*obj).clone());
-    pending.follow(None, &mut event);
-    let Event::Apply(mut cached) = event else {
-        unreachable!("an Apply stays an Apply")
-    };
+    let mut cached = seen_by_the_watch(&pending, (*obj).clone());
     trim(&mut cached);
     let kept = pending.bytes();
     assert!(kept > 0);
