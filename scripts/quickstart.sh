@@ -1,9 +1,48 @@
 #!/usr/bin/env bash
 # Quickstart, no cluster needed: two region keys and a recovery key, a kubectl-made Secret sealed
 # for both regions, and each region's controller rendering the Secret it would apply.
+#
+# scripts/quickstart.sh --regions: on Linux as root, two real regions on this machine instead
+# (two Kubernetes control planes; the active one with a node and the controller as Pods from the
+# image scripts/image.sh builds, the standby's controller as a local process), one Secret sealed
+# for both, then the active region stopped and the standby still serving. It stops everything it
+# started. Where it cannot run, it says what it needs and runs the offline quickstart.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ageseal/target}"
+cache="${AGESEAL_CACHE:-$HOME/.cache/ageseal}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+
+case "${1:-}" in
+  "") ;;
+  --regions)
+    cd "$repo"
+    needs=""
+    if [ "$(uname -s)" != Linux ]; then
+      needs="Linux"
+    elif [ "$(id -u)" != 0 ]; then
+      needs="root (a node makes a bridge and iptables rules and runs containerd)"
+    else
+      . scripts/envtest.sh
+      envtest_assets
+      if [ "$envtest_found" != true ]; then
+        needs="the Kubernetes binaries: KUBEBUILDER_ASSETS naming a folder with etcd, kube-apiserver, kube-controller-manager, kubelet, kube-scheduler and pause.tar (localhost/pause:3.10.2)"
+      else
+        envtest_node
+        needs=$node_missing
+      fi
+    fi
+    if [ -z "$needs" ]; then
+      echo "building the controller image (scripts/image.sh), ageseal and ageseal-controller..."
+      bash scripts/image.sh "$cache/ageseal-controller.tar"
+      cargo build --quiet --locked -p ageseal -p ageseal-controller -p ageseal-testenv --bin ageseal-regions-quickstart
+      export PATH="$CARGO_TARGET_DIR/debug:$PATH" AGESEAL_IMAGE_TAR="$cache/ageseal-controller.tar"
+      exec ageseal-regions-quickstart
+    fi
+    echo "quickstart --regions needs $needs."
+    echo "Running the quickstart without a cluster instead."
+    ;;
+  *) echo "usage: scripts/quickstart.sh [--regions]" >&2; exit 2 ;;
+esac
 
 command -v kubectl >/dev/null || { echo "quickstart needs kubectl (it makes the input Secret)"; exit 1; }
 echo "building ageseal and ageseal-controller..."

@@ -10,16 +10,8 @@ cache="${AGESEAL_CACHE:-$HOME/.cache/ageseal}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-install_debian() {
-  local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "test.sh: installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-}
+# install_debian, and the control-plane and node binaries (envtest_assets, envtest_node).
+. scripts/envtest.sh
 
 # The age CLI is the interop peer: it must open what we seal and we must open what it writes.
 install_debian age
@@ -39,27 +31,23 @@ fi
 
 # The real control plane (envtest layout, DESIGN §9): etcd from Debian; kube-apiserver and
 # kube-controller-manager from KUBEBUILDER_ASSETS, or unpacked and checksummed from
-# ../shared/envtest into the cache. openssl makes each control plane's ServiceAccount key.
-install_debian etcd-server openssl xz-utils
-envtest_expected=false
-if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
-  envtest_expected=true
-elif [ -d ../shared/envtest ]; then
-  envtest_expected=true
-  assets="$cache/envtest/1.36.2"
-  sums="$(realpath ../shared/envtest/SHA256SUMS)"
-  if ! (cd "$assets" 2>/dev/null && sha256sum --quiet -c "$sums" >/dev/null 2>&1); then
-    echo "test.sh: unpacking kube-apiserver and kube-controller-manager into $assets"
-    mkdir -p "$assets"
-    for f in kube-apiserver kube-controller-manager; do
-      xz -dc "../shared/envtest/$f.xz" > "$assets/$f.partial" && chmod +x "$assets/$f.partial"
-      mv "$assets/$f.partial" "$assets/$f"
-    done
-    (cd "$assets" && sha256sum --quiet -c "$sums")
-  fi
-  ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$assets/etcd"
-  export KUBEBUILDER_ASSETS="$assets"
+# ../shared/envtest into the cache (scripts/envtest.sh). openssl makes each control plane's
+# ServiceAccount key.
+envtest_assets
+envtest_expected=$envtest_found
+
+# A real node (../shared/envtest README, "A real node"): kubelet and kube-scheduler beside the
+# control-plane binaries, the sandbox image, and Debian's containerd, runc, CNI plugins and
+# iptables. It needs root (a bridge, iptables rules); as root the Pod suite must run, elsewhere
+# it says SKIPPED. The controller image it runs is built offline by scripts/image.sh.
+envtest_node
+node_expected=false
+if [ -z "$node_missing" ]; then
+  node_expected=true
+else
+  echo "test.sh: the Pod suite will skip: $node_missing"
 fi
+
 # The Argo CD health check (Lua) is run on sample objects.
 install_debian lua5.4
 # moto_server is the KMS-compatible endpoint the KMS tests start on loopback.
@@ -94,6 +82,12 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+if [ "$node_expected" = true ]; then
+  step "scripts/image.sh: the controller image the Pod suite runs"
+  bash scripts/image.sh "$cache/ageseal-controller.tar"
+  export AGESEAL_IMAGE_TAR="$cache/ageseal-controller.tar"
+fi
+
 step "cargo test --workspace"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
@@ -120,9 +114,15 @@ fi
 
 # Suites that need a control plane say SKIPPED when they found none; where one was available that
 # is a failure, and it is never counted as passed.
+# The Pod suite may skip only where no node could start (not root, or no envtest binaries).
 skipped="$(grep '^SKIPPED:' "$log" || true)"
-if [ -n "$skipped" ] && [ "$envtest_expected" = true ]; then
-  echo "$skipped"; echo "test.sh: control-plane binaries were available but suites skipped"; exit 1
+if [ "$node_expected" = false ]; then
+  unexpected="$(grep -v ': no node: ' <<<"$skipped" || true)"
+else
+  unexpected="$skipped"
+fi
+if [ -n "$unexpected" ] && [ "$envtest_expected" = true ]; then
+  echo "$unexpected"; echo "test.sh: control-plane binaries (and, as root, a node) were available but suites skipped"; exit 1
 fi
 
 step "deploy/: CRD drift and overlays (applied server-side by controller/tests/control_plane)"
@@ -148,6 +148,14 @@ if ! bash scripts/quickstart.sh >"$log.quickstart" 2>&1; then
   cat "$log.quickstart"; rm -f "$log.quickstart"; exit 1
 fi
 rm -f "$log.quickstart"
+if [ "$node_expected" = true ]; then
+  step "scripts/quickstart.sh --regions (two real regions, the active one as Pods)"
+  if ! bash scripts/quickstart.sh --regions >"$log.quickstart" 2>&1; then
+    cat "$log.quickstart"; rm -f "$log.quickstart"; exit 1
+  fi
+  grep -E '^(# |quickstart --regions done)' "$log.quickstart" || true
+  rm -f "$log.quickstart"
+fi
 
 # cargo's last line is often a doc-test run of 0 tests; close with the whole run's totals.
 # Counts cargo's "test result:" lines and the drill's own "drill: N passed, N failed" line.

@@ -89,7 +89,9 @@ impl LeaderElector {
             .renew_time
             .as_ref()
             .is_none_or(|t| t.0.as_second() + held_for < now.as_second());
-        if !ours && !expired {
+        // A holder that stepped down (`release`) left none: the lease is free at once.
+        let free = spec.holder_identity.as_deref().is_none_or(str::is_empty);
+        if !ours && !expired && !free {
             return Ok(false);
         }
         if !ours {
@@ -106,13 +108,56 @@ impl LeaderElector {
             Err(e) => Err(e),
         }
     }
+
+    /// Steps down (client-go's release on cancel): when this candidate holds the lease, leaves it
+    /// with no holder, so another candidate takes it at its next try instead of waiting for it to
+    /// expire. True when it was released; false when another holds it (nothing to give up).
+    pub async fn release(&self, now: Timestamp) -> Result<bool, kube::Error> {
+        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+            return Ok(false);
+        };
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        if spec.holder_identity.as_deref() != Some(self.holder.as_str()) {
+            return Ok(false);
+        }
+        spec.holder_identity = None;
+        spec.renew_time = Some(MicroTime(now));
+        spec.lease_duration_seconds = Some(1);
+        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+            Ok(_) => Ok(true),
+            Err(e) if conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Leadership held by this replica: renewed in the background until [`Leadership::release`].
+#[derive(Debug)]
+pub struct Leadership {
+    elector: LeaderElector,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Leadership {
+    /// Stops renewing and gives the lease up, so a standby leads within one retry period instead
+    /// of a whole lease duration. Called once this replica has stopped writing (after its
+    /// controllers shut down on SIGTERM): the next leader never overlaps with it.
+    pub async fn release(self) {
+        self.renewal.abort();
+        let _ = self.renewal.await;
+        match self.elector.release(Timestamp::now()).await {
+            Ok(true) => tracing::info!(replica = %self.elector.holder, "released the leader lease"),
+            Ok(false) => tracing::info!("the leader lease was no longer ours to release"),
+            Err(e) => tracing::warn!("releasing the leader lease: {e}; a standby takes over when it expires"),
+        }
+    }
 }
 
 /// Waits until this candidate holds the lease, retrying through API errors (shown on `/readyz`),
 /// marks `health` as leading, then renews every [`RETRY_PERIOD`] in the background. Leadership lost
 /// to another holder, or not renewed within [`RENEW_DEADLINE`], ends the process: Kubernetes
 /// starts a fresh replica, which waits its turn.
-pub async fn lead(elector: LeaderElector, health: Arc<Health>) {
+pub async fn lead(elector: LeaderElector, health: Arc<Health>) -> Leadership {
     const SOURCE: &str = "taking the leader lease";
     tracing::info!(replica = %elector.holder, "waiting for leadership");
     loop {
@@ -129,7 +174,9 @@ pub async fn lead(elector: LeaderElector, health: Arc<Health>) {
     health.set_problem(SOURCE, None);
     health.leading.store(true, Ordering::SeqCst);
     tracing::info!(replica = %elector.holder, "leading");
-    tokio::spawn(async move {
+    let renewing = elector.clone();
+    let renewal = tokio::spawn(async move {
+        let elector = renewing;
         let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(RETRY_PERIOD).await;
@@ -152,4 +199,5 @@ pub async fn lead(elector: LeaderElector, health: Arc<Health>) {
             }
         }
     });
+    Leadership { elector, renewal }
 }

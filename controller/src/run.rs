@@ -185,14 +185,20 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     });
     let mut controllers = tokio::spawn(futures::future::join_all(runs));
 
+    // Leadership outlives the select below: a SIGTERM that arrives while keys are still being
+    // made must give the lease up too.
+    let leadership = std::sync::Mutex::new(None);
     let take_over = async {
         if options.leader_election {
             let api = Api::namespaced(client.clone(), &options.own_namespace);
-            lead(
+            let held = lead(
                 LeaderElector::new(api, LEASE_NAME, &options.replica, LEASE_DURATION),
                 health.clone(),
             )
             .await;
+            *leadership
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(held);
         } else {
             health.leading.store(true, Ordering::SeqCst);
         }
@@ -206,11 +212,20 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         tracing::info!("reconciling every SealedSecret as the leader");
     };
     tokio::select! {
-        // A shutdown signal stops the controllers: a standby then exits without leading.
-        _ = &mut controllers => return Ok(()),
-        () = take_over => {}
+        // A shutdown signal stops the controllers (a standby then exits without leading) ...
+        _ = &mut controllers => {}
+        () = take_over => { let _ = controllers.await; }
     }
-    let _ = controllers.await;
+    // ... after their reconciles in flight have finished: nothing writes any more, so the
+    // lease can go to a standby now rather than when it expires (SIGTERM on a rollout or a
+    // drain hands over in about one retry period).
+    let held = leadership
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(held) = held {
+        held.release().await;
+    }
     Ok(())
 }
 

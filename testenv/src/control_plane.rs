@@ -40,6 +40,9 @@ struct Local {
     kcm: Mutex<Option<Process>>,
     assets: PathBuf,
     apiserver_flags: Vec<String>,
+    /// ServiceAccount admission on: Pods get their token volume, as in a cluster (a node needs
+    /// it; without a node the tests give tokens by hand and leave it off).
+    service_account_admission: bool,
 }
 
 /// A control plane and the kubeconfigs to reach it.
@@ -112,6 +115,16 @@ impl ControlPlane {
 
     /// [`ControlPlane::start_local`] with extra kube-apiserver flags (e.g. an audit log).
     pub fn start_local_with(apiserver_flags: &[String]) -> Result<Self, String> {
+        Self::start_local_as(apiserver_flags, false)
+    }
+
+    /// A local control plane ready for a [`crate::node::Node`]: ServiceAccount admission on, so
+    /// Pods get projected tokens as in a cluster, and extra kube-apiserver flags.
+    pub fn start_for_node(apiserver_flags: &[String]) -> Result<Self, String> {
+        Self::start_local_as(apiserver_flags, true)
+    }
+
+    fn start_local_as(apiserver_flags: &[String], service_account_admission: bool) -> Result<Self, String> {
         let assets = assets()?;
         let dir = tempfile::Builder::new()
             .prefix("ageseal-control-plane-")
@@ -153,6 +166,7 @@ impl ControlPlane {
                 kcm: Mutex::new(None),
                 assets,
                 apiserver_flags: apiserver_flags.to_vec(),
+                service_account_admission,
             }),
             dir,
         };
@@ -225,6 +239,11 @@ impl ControlPlane {
     /// The API server's URL.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// The certificate (authority) the API server serves with.
+    pub fn ca(&self) -> &Path {
+        &self.ca
     }
 
     /// A kubeconfig speaking as the admin (`system:masters`).
@@ -386,7 +405,6 @@ impl ControlPlane {
                 "--service-account-issuer=https://kubernetes.default.svc",
                 "--authorization-mode=RBAC",
                 "--service-cluster-ip-range=10.0.0.0/24",
-                "--disable-admission-plugins=ServiceAccount",
             ])
             .arg(format!("--cert-dir={}", path.join("certs").display()))
             .arg(format!(
@@ -398,6 +416,9 @@ impl ControlPlane {
                 path.join("sa.key").display()
             ))
             .arg(format!("--token-auth-file={}", path.join("tokens.csv").display()));
+        if !local.service_account_admission {
+            command.arg("--disable-admission-plugins=ServiceAccount");
+        }
         command.args(&local.apiserver_flags);
         let process = self.spawn("kube-apiserver", &command)?;
         *local.apiserver.lock().map_err(|e| e.to_string())? = Some(process);

@@ -20,13 +20,13 @@ pub fn render_overlay(plane: &ControlPlane, region: &str) -> Result<String, Stri
         .run(&["kustomize", &overlay.display().to_string()], None)
 }
 
-/// Installs deploy/crd.yaml and the us-east-1 overlay (server-side apply), checks the us-west-2
-/// overlay with a server-side dry run, and waits until the CRD is established.
-pub fn install(plane: &ControlPlane) -> Result<(), String> {
+const APPLY: [&str; 5] = ["apply", "--server-side", "--force-conflicts", "-f", "-"];
+
+/// Installs deploy/crd.yaml (server-side apply) and waits until the CRD is established.
+pub fn install_crd(plane: &ControlPlane) -> Result<(), String> {
     let kubectl = plane.kubectl();
     let crd = std::fs::read_to_string(deploy_dir().join("crd.yaml")).map_err(|e| e.to_string())?;
-    let apply = ["apply", "--server-side", "--force-conflicts", "-f", "-"];
-    kubectl.run(&apply, Some(&crd))?;
+    kubectl.run(&APPLY, Some(&crd))?;
     kubectl.run(
         &[
             "wait",
@@ -36,7 +36,15 @@ pub fn install(plane: &ControlPlane) -> Result<(), String> {
         ],
         None,
     )?;
-    kubectl.run(&apply, Some(&render_overlay(plane, "us-east-1")?))?;
+    Ok(())
+}
+
+/// Installs deploy/crd.yaml and the us-east-1 overlay (server-side apply), checks the us-west-2
+/// overlay with a server-side dry run, and waits until the CRD is established.
+pub fn install(plane: &ControlPlane) -> Result<(), String> {
+    install_crd(plane)?;
+    let kubectl = plane.kubectl();
+    kubectl.run(&APPLY, Some(&render_overlay(plane, "us-east-1")?))?;
     let dry_run = ["apply", "--server-side", "--dry-run=server", "-f", "-"];
     kubectl.run(&dry_run, Some(&render_overlay(plane, "us-west-2")?))?;
     Ok(())
@@ -100,4 +108,36 @@ impl Tenant {
         );
         tenant
     }
+}
+
+/// The image deploy/base names; overlays and tests replace only this reference.
+pub const SHIPPED_IMAGE: &str = "ghcr.io/ageseal/ageseal-controller";
+
+/// `deploy/overlays/REGION` exactly as shipped but for the controller image: a kustomization of
+/// its own in `dir` whose only change is an `images:` entry naming `image` (`NAME:TAG`, e.g.
+/// `localhost/ageseal-controller:0.1.0`), rendered by `kubectl kustomize`.
+pub fn render_with_image(
+    plane: &ControlPlane,
+    region: &str,
+    image: &str,
+    dir: &std::path::Path,
+) -> Result<String, String> {
+    let (name, tag) = image
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{image} has no tag"))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let overlay = std::fs::canonicalize(deploy_dir().join("overlays").join(region))
+        .map_err(|e| format!("deploy/overlays/{region}: {e}"))?;
+    // kustomize takes a base by a relative path only: up from `dir` to `/`, then down.
+    let up = "../".repeat(dir.components().count().saturating_sub(1));
+    let base = overlay.strip_prefix("/").unwrap_or(&overlay);
+    let kustomization = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- {up}{}\nimages:\n- name: {SHIPPED_IMAGE}\n  newName: {name}\n  newTag: \"{tag}\"\n",
+        base.display()
+    );
+    std::fs::write(dir.join("kustomization.yaml"), kustomization).map_err(|e| e.to_string())?;
+    plane
+        .kubectl()
+        .run(&["kustomize", &dir.display().to_string()], None)
 }

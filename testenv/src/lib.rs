@@ -1,11 +1,13 @@
 //! Test support for ageseal's suites: a real Kubernetes control plane on loopback (envtest
-//! layout, or a given cluster), kubectl, child processes that cannot outlive their test, and the
+//! layout, or a given cluster), a real node beside it, thousands of sealed objects, kubectl, child processes that cannot outlive their test, and the
 //! runner of a suite that needs a control plane.
 
 pub mod control_plane;
 pub mod controller;
 pub mod deploy;
+pub mod fleet;
 pub mod kubectl;
+pub mod node;
 pub mod process;
 pub mod regions;
 pub mod secrets;

@@ -98,6 +98,16 @@ fn add(total: &mut Conclusion, part: &Conclusion) {
     total.num_measured += part.num_measured;
 }
 
+/// Reports a suite that cannot run here: `SKIPPED: NAME: WHY` on a line of its own, and every test
+/// as ignored, never as passed.
+pub fn skip<W>(name: &str, why: &str, tests: Vec<Test<W>>) -> ExitCode {
+    let args = Arguments::from_args();
+    if !args.list {
+        println!("SKIPPED: {name}: {why}");
+    }
+    libtest_mimic::run(&args, ignored(tests, why)).exit_code()
+}
+
 /// Runs `tests` of suite `name` against one control plane, after `setup` (e.g. installing the
 /// CRD). Call from the test binary's `main`.
 pub fn run(
@@ -138,8 +148,7 @@ pub fn run_with<W: Send + Sync + 'static>(
         unavailable()
     };
     if let Some(why) = missing {
-        println!("SKIPPED: {name}: no Kubernetes control plane: {why}");
-        return libtest_mimic::run(&args, ignored(tests, "no control plane")).exit_code();
+        return skip(name, &format!("no Kubernetes control plane: {why}"), tests);
     }
     if !tests.iter().any(|t| selected(&args, &t.name)) {
         return libtest_mimic::run(&args, ignored(tests, "filtered out")).exit_code();

@@ -7,17 +7,13 @@ use std::time::{Duration, Instant};
 
 use ageseal_core::Identity;
 use ageseal_core::config::NamedRecipient;
-use ageseal_core::crd::SealedSecret;
-use ageseal_core::manifest::{SealOptions, parse_secrets, seal_secret};
 use ageseal_testenv::controller::{Controller, Options, process_usage};
+use ageseal_testenv::fleet::{Fleet, NAMESPACES, namespace};
 use ageseal_testenv::{ControlPlane, User, http_get, wait_until};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ListParams, PartialObjectMeta, Patch, PatchParams, PostParams};
+use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client};
-
-const NAMESPACES: usize = 20;
 const SYSTEM: &str = "ageseal-system";
 
 /// What a cold sync cost.
@@ -39,9 +35,7 @@ pub struct Sync {
 pub struct World {
     plane: ControlPlane,
     n: usize,
-    client: Client,
-    runtime: tokio::runtime::Runtime,
-    recipients: Vec<NamedRecipient>,
+    fleet: Fleet,
     controllers: Vec<Controller>,
     audit: PathBuf,
     _dir: tempfile::TempDir,
@@ -63,20 +57,6 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-fn namespace(i: usize) -> String {
-    format!("team-{}", i % NAMESPACES)
-}
-
-/// The sealed object `app-i`, with `password` set to `password`.
-fn sealed(i: usize, password: &str, recipients: &[NamedRecipient]) -> SealedSecret {
-    let text = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: app-{i}, namespace: {}}}\nstringData: {{username: app{i}, password: {password}, host: db-{i}.internal, port: '5432', token: tok-{i}-abcdefghijklmnop}}\n",
-        namespace(i)
-    );
-    let secret = &parse_secrets(&text).expect("parses")[0];
-    seal_secret(secret, &SealOptions::default(), recipients).expect("seals")
-}
-
 impl World {
     /// A control plane holding N sealed objects and the region's key; no controller yet.
     pub fn start(n: usize) -> Self {
@@ -95,17 +75,6 @@ impl World {
         ];
         let plane = ControlPlane::start_local_with(&flags).expect("control plane");
         ageseal_testenv::deploy::install(&plane).expect("deploy/");
-        // The bench build enables both rustls providers (kube-fake-client brings aws-lc-rs).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let client = runtime.block_on(async {
-            let kubeconfig =
-                kube::config::Kubeconfig::read_from(plane.admin_kubeconfig()).expect("kubeconfig");
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .expect("config");
-            Client::try_from(config).expect("client")
-        });
         let key = Identity::generate();
         let key_file = dir.path().join("region.key");
         std::fs::write(&key_file, key.to_identity_file("2026-01-01T00:00:00Z").as_str()).expect("key");
@@ -138,48 +107,25 @@ impl World {
         for i in 0..NAMESPACES {
             kubectl.namespace(&namespace(i));
         }
-        let other = |name: &str| NamedRecipient::new(name, Identity::generate().recipient().clone());
-        let recipients = vec![
+        let fleet = Fleet::new(
+            plane.admin_kubeconfig(),
             NamedRecipient::new("us-east-1", key.recipient().clone()),
-            other("us-west-2"),
-            other("recovery"),
-        ];
+        );
         let world = World {
             plane,
             n,
-            client,
-            runtime,
-            recipients,
+            fleet,
             controllers: Vec::new(),
             audit,
             _dir: dir,
         };
         let started = Instant::now();
-        world.create_objects();
+        world.fleet.create(n);
         println!(
             "N={n}: {n} SealedSecrets sealed and created in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         world
-    }
-
-    fn create_objects(&self) {
-        let recipients = &self.recipients;
-        let objects: Vec<SealedSecret> =
-            ageseal_testenv::on_all_cores(0..self.n, |i| sealed(i, &format!("pw-{i}"), recipients));
-        let client = self.client.clone();
-        self.runtime.block_on(async move {
-            futures::stream::iter(objects)
-                .map(|object| {
-                    let api: Api<SealedSecret> =
-                        Api::namespaced(client.clone(), object.metadata.namespace.as_deref().expect("ns"));
-                    async move { api.create(&PostParams::default(), &object).await.map(drop) }
-                })
-                .buffer_unordered(32)
-                .try_collect::<Vec<()>>()
-                .await
-                .expect("objects created");
-        });
     }
 
     fn controller(&self, replica: &str) -> Controller {
@@ -207,55 +153,6 @@ impl World {
             .map_or(0.0, |(_, cpu)| cpu)
     }
 
-    /// How many produced Secrets exist (metadata only).
-    fn secrets_made(&self) -> usize {
-        let api: Api<PartialObjectMeta<Secret>> = Api::all(self.client.clone());
-        let params = ListParams::default()
-            .labels("app.kubernetes.io/managed-by=ageseal-controller")
-            .limit(1000);
-        self.runtime.block_on(async {
-            let mut count = 0;
-            let mut params = params;
-            loop {
-                let Ok(page) = api.list_metadata(&params).await else {
-                    return count;
-                };
-                count += page.items.len();
-                match page.metadata.continue_ {
-                    Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                    _ => return count,
-                }
-            }
-        })
-    }
-
-    /// How many SealedSecrets say Ready=True.
-    fn ready(&self) -> usize {
-        let api: Api<SealedSecret> = Api::all(self.client.clone());
-        self.runtime.block_on(async {
-            let mut params = ListParams::default().limit(1000);
-            let mut ready = 0;
-            loop {
-                let Ok(page) = api.list(&params).await else {
-                    return ready;
-                };
-                ready += page
-                    .items
-                    .iter()
-                    .filter(|o| {
-                        o.status
-                            .as_ref()
-                            .is_some_and(|s| s.conditions.iter().any(|c| c.status == "True"))
-                    })
-                    .count();
-                match page.metadata.continue_ {
-                    Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                    _ => return ready,
-                }
-            }
-        })
-    }
-
     /// Single SealedSecrets read (GET; a list is LIST) that the API server has answered so far
     /// (`apiserver_request_total`), for clients other than the control plane's own
     /// (kube-controller-manager's garbage collector reads owners it has not seen yet: 329 and 363
@@ -263,8 +160,9 @@ impl World {
     fn object_reads(&self) -> u64 {
         let request = http::Request::get("/metrics").body(Vec::new()).expect("request");
         let text = self
+            .fleet
             .runtime
-            .block_on(self.client.request_text(request))
+            .block_on(self.fleet.client.request_text(request))
             .expect("the API server's metrics");
         text.lines()
             .filter(|l| {
@@ -287,10 +185,10 @@ impl World {
         let n = self.n;
         wait_until("every Secret", Duration::from_secs(1800), || {
             std::thread::sleep(Duration::from_millis(500));
-            (self.secrets_made() >= n).then_some(())
+            (self.fleet.secrets_made() >= n).then_some(())
         });
         wait_until("every object Ready", Duration::from_secs(600), || {
-            (self.ready() >= n).then_some(())
+            (self.fleet.ready() >= n).then_some(())
         });
         let wall = started.elapsed();
         let (peak_rss, controller_cpu) = controller.usage().expect("controller runs");
@@ -311,21 +209,11 @@ impl World {
         sync
     }
 
-    /// Applies a new password to object `i` (server-side apply, as `kubectl apply --server-side`).
-    fn change(&self, i: usize, password: &str) {
-        let object = sealed(i, password, &self.recipients);
-        let api: Api<SealedSecret> = Api::namespaced(self.client.clone(), &namespace(i));
-        let params = PatchParams::apply("bench").force();
-        self.runtime
-            .block_on(api.patch(&format!("app-{i}"), &params, &Patch::Apply(&object)))
-            .expect("applied");
-    }
-
     /// Latency from each apply to the Secret holding the new value, over `count` changes.
     pub fn change_latencies(&mut self, count: usize) -> Vec<Duration> {
         let (sender, receiver) = std::sync::mpsc::channel::<(String, Vec<u8>, Instant)>();
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace(0));
-        let watch = self.runtime.spawn(async move {
+        let api: Api<Secret> = Api::namespaced(self.fleet.client.clone(), &namespace(0));
+        let watch = self.fleet.runtime.spawn(async move {
             let mut events = watcher(api, watcher::Config::default()).applied_objects().boxed();
             while let Some(Ok(secret)) = events.next().await {
                 let password = secret
@@ -344,7 +232,7 @@ impl World {
             let i = (k * NAMESPACES) % self.n;
             let password = format!("changed-{k}");
             let sent = Instant::now();
-            self.change(i, &password);
+            self.fleet.change(i, &password);
             let name = format!("app-{i}");
             let seen = loop {
                 let (who, value, at) = receiver
@@ -428,16 +316,13 @@ impl World {
             dead.kill();
             let i = round * NAMESPACES % self.n;
             let password = format!("failover-{round}");
-            self.change(i, &password);
-            let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace(i));
+            self.fleet.change(i, &password);
             wait_until(
                 "the standby to apply the change",
                 Duration::from_secs(300),
                 || {
                     std::thread::sleep(Duration::from_millis(100));
-                    let secret = self.runtime.block_on(api.get(&format!("app-{i}"))).ok()?;
-                    let value = secret.data?.get("password")?.0.clone();
-                    (value == password.as_bytes()).then_some(())
+                    (self.fleet.password(i)? == password.as_bytes()).then_some(())
                 },
             );
             times.push(killed.elapsed());
