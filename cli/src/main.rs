@@ -19,6 +19,15 @@ fn main() -> ExitCode {
     // `COMPLETE=SHELL ageseal ...` is a completion request from the shell: answer and exit.
     clap_complete::CompleteEnv::with_factory(<ageseal::args::Args as clap::CommandFactory>::command)
         .complete();
+    // ageseal never takes a private key on its command line: one given in place of a path or a
+    // name is refused before anything runs (every error printed is redacted too: output::note).
+    if let Some(position) = ageseal_core::redact::argument_with_private_key(std::env::args_os()) {
+        output::note(&format!(
+            "error: argument {position} holds a private key; ageseal takes identities only from files (-i FILE)"
+        ));
+        output::note(&format!("hint: {}", ageseal_core::redact::ROTATE_HINT));
+        return ExitCode::from(Exit::Usage as u8);
+    }
     let result = std::panic::catch_unwind(|| ageseal::args::parse().and_then(ageseal::run));
     match result {
         Ok(Ok(code)) => code,

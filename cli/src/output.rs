@@ -26,10 +26,20 @@ pub fn print_bytes(bytes: &[u8]) -> Result<(), Failure> {
     }
 }
 
-/// Writes a note (warning, summary) to stderr; if stderr is gone, the note is dropped.
+/// Writes a note (warning, error, summary) to stderr; if stderr is gone, the note is dropped.
+/// Every line on stderr comes through here, and anything in it shaped like a private key is
+/// replaced ([`ageseal_core::redact`]): errors quote paths, names and arguments, and a user may
+/// have given a key where one of those belongs. The first time, a hint says to rotate that key.
 pub fn note(text: &str) {
+    static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let redacted = ageseal_core::redact::private_keys(text);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{text}");
+    let _ = writeln!(err, "{redacted}");
+    if matches!(redacted, std::borrow::Cow::Owned(_))
+        && !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        let _ = writeln!(err, "hint: {}", ageseal_core::redact::ROTATE_HINT);
+    }
 }
 
 /// `note(&format!(...))`.

@@ -161,6 +161,14 @@ fn serve(options: RunOptions) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    use ageseal_core::redact::{ROTATE_HINT, argument_with_private_key};
+    if let Some(position) = argument_with_private_key(std::env::args_os()) {
+        eprintln!(
+            "error: argument {position} holds a private key; ageseal-controller reads identities only from files (-i FILE) and key Secrets"
+        );
+        eprintln!("hint: {ROTATE_HINT}");
+        return ExitCode::from(2);
+    }
     let result = match Args::parse().command {
         Command::Run {
             region,
@@ -197,8 +205,17 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
-            eprintln!("hint: {}", failure.hint);
+            // Errors quote paths and arguments: never a private key given in their place.
+            use ageseal_core::redact::{ROTATE_HINT, private_keys};
+            let (message, hint) = (private_keys(&failure.message), private_keys(&failure.hint));
+            eprintln!("error: {message}");
+            eprintln!("hint: {hint}");
+            if [&message, &hint]
+                .iter()
+                .any(|t| matches!(t, std::borrow::Cow::Owned(_)))
+            {
+                eprintln!("hint: {ROTATE_HINT}");
+            }
             ExitCode::from(failure.code)
         }
     }

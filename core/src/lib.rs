@@ -15,6 +15,7 @@ pub mod keys;
 pub mod manifest;
 pub mod manifest_file;
 pub mod pq;
+pub mod redact;
 pub mod seal;
 pub mod sealed_file;
 pub mod wrapped;

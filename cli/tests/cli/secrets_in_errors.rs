@@ -140,3 +140,98 @@ fn a_private_key_passed_as_a_recipient_is_named_as_such() {
     assert_fails(&out, 3, "is a private key, not a public one");
     assert!(stderr(&out).contains("shell history"), "{}", stderr(&out));
 }
+
+/// A private key given where a path or a name belongs, in every command that takes one: the key
+/// never appears on stderr or stdout, and the user is told to rotate it.
+#[test]
+fn a_private_key_given_as_a_path_or_a_name_is_never_echoed_and_must_be_rotated() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let x25519 = std::fs::read_to_string(repo.path("../keys/east.key"))
+        .expect("key")
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .expect("identity line")
+        .to_owned();
+    let out = repo.run(&["keygen", "--pq", "-o", "../keys/pq.key"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hybrid = std::fs::read_to_string(repo.path("../keys/pq.key"))
+        .expect("key")
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-PQ-"))
+        .expect("identity line")
+        .to_owned();
+    let lowercase = x25519.to_ascii_lowercase();
+    let in_a_path = format!("/tmp/{x25519}.key");
+    for key in [
+        x25519.as_str(),
+        hybrid.as_str(),
+        lowercase.as_str(),
+        in_a_path.as_str(),
+    ] {
+        let kubeconfig = (
+            "KUBECONFIG",
+            repo.path("../kubeconfig-missing").display().to_string(),
+        );
+        let cases: Vec<Vec<&str>> = vec![
+            vec!["unseal", "-f", "db.yaml", "-i", key],
+            vec!["verify", "-i", key],
+            vec!["verify", key],
+            vec!["edit", key, "-i", "../keys/east.key"],
+            vec!["edit", "db.yaml", "-i", key],
+            vec!["rekey", "-i", key],
+            vec!["import", "--from", "sops", key],
+            vec![
+                "import",
+                "--from",
+                "sealed-secrets",
+                "--private-key",
+                key,
+                "db.yaml",
+            ],
+            vec!["status", "db.yaml", "--context", key],
+            vec!["seal", "--region", key, "-f", "-"],
+            vec!["seal", "-f", key],
+            vec!["seal", "-o", key],
+            vec!["region", "remove", key],
+            vec!["region", "add", "x", "--from-cluster", key],
+            vec!["recovery", "remove", key],
+            vec!["keygen", "--kms-key", key, "-o", "../keys/k.kms"],
+        ];
+        for args in cases {
+            let out = ageseal_in(&repo.dir, &args, &kubectl(DB), std::slice::from_ref(&kubeconfig));
+            let (err, output) = (stderr(&out), stdout(&out));
+            assert!(
+                !out.status.success() && out.status.code() != Some(101),
+                "{args:?} should fail cleanly: {:?}\n{err}",
+                out.status
+            );
+            let body = &key.to_ascii_uppercase()[key.len() - 40..];
+            assert!(
+                !err.to_ascii_uppercase().contains(body) && !output.to_ascii_uppercase().contains(body),
+                "{args:?} echoed the private key:\n{err}{output}"
+            );
+            assert!(
+                err.contains("rotate it"),
+                "{args:?} did not say to rotate the key:\n{err}"
+            );
+        }
+        // Not on the command line but where a path belongs all the same: every error printed
+        // is redacted.
+        let out = repo.run_env(
+            &["unseal", "-f", "db.yaml"],
+            &[("AGESEAL_IDENTITY", key.to_owned())],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(5), "{err}");
+        assert!(
+            !err.to_ascii_uppercase()
+                .contains(&key.to_ascii_uppercase()[key.len() - 40..]),
+            "{err}"
+        );
+        assert!(
+            err.contains(ageseal_core::redact::REDACTED) && err.contains("rotate it"),
+            "{err}"
+        );
+    }
+}

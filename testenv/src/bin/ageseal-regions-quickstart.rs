@@ -199,9 +199,9 @@ fn demo(image: &Path) -> Result<(), String> {
     say("both regions hold the same Secret, each opened with its own key");
     sh.run("ageseal status apps --context east --context west")?;
 
-    say("the active region goes down: its node, controller Pods and control plane stop");
+    say("the active region goes down: its node and controller Pods stop, then its API server");
     drop(node);
-    drop(east);
+    east.kill_apiserver()?;
     sh.run_expecting_failure("kubectl --context east get sealedsecrets -A --request-timeout=3s")?;
     say("the standby still serves: a new Secret sealed from the same repository");
     sh.run(
@@ -218,6 +218,7 @@ fn demo(image: &Path) -> Result<(), String> {
     sh.run("ageseal status apps --context west")?;
     drop(west_controller);
     drop(west);
+    drop(east);
     Ok(())
 }
 
