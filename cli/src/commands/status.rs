@@ -278,13 +278,23 @@ pub fn sealed_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SealedSecret)>, F
     Ok(sealed)
 }
 
-/// Every row, for every region at once.
+/// What `status` found: the rows of every region that answered, and why each other one did not.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every file's object in every region that could be read.
+    pub rows: Vec<Row>,
+    /// One failure per region that could not be read (unreachable, refused, not installed).
+    pub unreadable: Vec<Failure>,
+}
+
+/// Every row, for every region at once. A region that cannot be read does not hide the others:
+/// in an incident the regions still standing are the ones to look at.
 pub async fn report(
     sealed: &[(PathBuf, SealedSecret)],
     clusters: &[Cluster],
     controller_namespace: &str,
     progress: &MultiProgress,
-) -> Result<Vec<Row>, Failure> {
+) -> Report {
     let namespaces: BTreeSet<String> = sealed
         .iter()
         .map(|(_, o)| {
@@ -300,14 +310,21 @@ pub async fn report(
         async move { read_region(cluster, controller_namespace, namespaces, &bar).await }
     });
     let views = futures::future::join_all(reads).await;
-    let mut rows = Vec::with_capacity(sealed.len() * clusters.len());
+    let mut report = Report {
+        rows: Vec::with_capacity(sealed.len() * clusters.len()),
+        unreadable: Vec::new(),
+    };
     for (cluster, view) in clusters.iter().zip(views) {
-        let view = view?;
-        for (file, object) in sealed {
-            rows.push(row(&file.display().to_string(), object, &cluster.context, &view));
+        match view {
+            Ok(view) => report.rows.extend(
+                sealed
+                    .iter()
+                    .map(|(file, object)| row(&file.display().to_string(), object, &cluster.context, &view)),
+            ),
+            Err(failure) => report.unreadable.push(failure),
         }
     }
-    Ok(rows)
+    report
 }
 
 fn spinner() -> ProgressBar {
@@ -324,32 +341,48 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {
     let contexts = if args.contexts.is_empty() {
         vec![current_context(&access)?]
     } else {
-        args.contexts.clone()
+        // Each context once, in the order given (`--context east --context east` is one region).
+        let mut seen = BTreeSet::new();
+        args.contexts.iter().filter(|c| seen.insert(c.as_str())).cloned().collect()
     };
     let progress = if std::io::stderr().is_terminal() {
         MultiProgress::new()
     } else {
         MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
     };
-    let rows = runtime()?.block_on(async {
+    let Report { rows, unreadable } = runtime()?.block_on(async {
         let connections = futures::future::join_all(contexts.iter().map(|c| connect(c, &access))).await;
         let clusters = connections.into_iter().collect::<Result<Vec<_>, _>>()?;
-        report(&sealed, &clusters, &args.controller_namespace, &progress).await
+        Ok::<_, Failure>(report(&sealed, &clusters, &args.controller_namespace, &progress).await)
     })?;
     let _ = progress.clear();
-    match args.output {
-        StatusOutput::Table => crate::output::print(&table(&rows))?,
-        StatusOutput::Json => crate::output::print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&rows).expect("rows serialize")
-        ))?,
+    if unreadable.len() < contexts.len() {
+        match args.output {
+            StatusOutput::Table => crate::output::print(&table(&rows))?,
+            StatusOutput::Json => crate::output::print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&rows).expect("rows serialize")
+            ))?,
+        }
+    }
+    for failure in &unreadable {
+        crate::note!("error: {}", failure.message);
+        crate::note!("hint: {}", failure.hint);
     }
     let drift = rows.iter().filter(|r| !r.in_sync()).count();
+    let read = contexts.len() - unreadable.len();
+    let unread = if unreadable.is_empty() {
+        String::new()
+    } else {
+        format!(", {} could not be read", unreadable.len())
+    };
     crate::note!(
-        "{} SealedSecrets x {} regions: {drift} not in sync",
-        sealed.len(),
-        contexts.len()
+        "{} SealedSecrets x {read} regions: {drift} not in sync{unread}",
+        sealed.len()
     );
+    if !unreadable.is_empty() {
+        return Ok(ExitCode::from(Exit::Io as u8));
+    }
     if drift > 0 {
         return Ok(ExitCode::from(Exit::Problems as u8));
     }

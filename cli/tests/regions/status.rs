@@ -17,6 +17,10 @@ pub fn tests() -> Vec<Test<Regions>> {
             namespace_only,
         ),
         Test::new("status_errors_say_which_identity_and_which_server", errors),
+        Test::new(
+            "status_shows_the_regions_that_answer_when_one_is_down",
+            one_region_down,
+        ),
     ]
 }
 
@@ -109,6 +113,57 @@ fn in_sync_then_drift(regions: Arc<Regions>) {
     assert_eq!(stale[0]["region"], "east");
     fleet.apply("east", &db, "db");
     assert_eq!(status(&fleet, &[]).status.code(), Some(0));
+}
+
+/// In an incident: west answers, a third context points at an API server that is gone. West's
+/// rows are printed, one error names the region that could not be read, and the exit code is 5.
+fn one_region_down(regions: Arc<Regions>) {
+    let fleet = Fleet::new(regions.clone(), &["east", "west"], "down");
+    fleet.add_regions();
+    let db = fleet.seal("db", "Down-V4lue");
+    for region in ["east", "west"] {
+        fleet.apply(region, &db, "db");
+    }
+    // A kubeconfig with the regions' contexts plus `gone`, whose API server no longer listens.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::copy(regions.kubeconfig(), &kubeconfig).expect("copy");
+    let closed = ageseal_testenv::free_port();
+    let kubectl = ageseal_testenv::Kubectl::new(&kubeconfig);
+    kubectl.ok(
+        &["config", "set-cluster", "gone", &format!("--server=https://127.0.0.1:{closed}")],
+        None,
+    );
+    kubectl.ok(&["config", "set-context", "gone", "--cluster=gone", "--user=east"], None);
+    let args = [
+        "status",
+        "apps",
+        "--controller-namespace",
+        fleet.system(),
+        "--kubeconfig",
+        &kubeconfig.display().to_string(),
+        "--request-timeout",
+        "5s",
+        "--context",
+        "gone",
+        "--context",
+        "west",
+        "--context",
+        "west",
+    ];
+    let out = fleet.ageseal(&args, "");
+    let (table, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(5), "{table}{err}");
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "west's row, once:\n{table}");
+    assert!(rows[0].contains("db.yaml") && !rows[0].contains("gone"), "{table}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("context gone") && errors[0].contains(&format!("127.0.0.1:{closed}")),
+        "{err}"
+    );
+    assert!(err.contains("1 regions: 0 not in sync, 1 could not be read"), "{err}");
 }
 
 fn retired_key(regions: Arc<Regions>) {

@@ -215,7 +215,7 @@ fn demo(image: &Path) -> Result<(), String> {
     sh.run(
         "kubectl --context west get secret api -n payments -o jsonpath='{.data.token}' | base64 -d; echo",
     )?;
-    sh.run("ageseal status apps --context west")?;
+    sh.run_expecting_failure("ageseal status apps --context east --context west --request-timeout 5s")?;
     drop(west_controller);
     drop(west);
     drop(east);
