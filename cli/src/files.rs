@@ -233,33 +233,53 @@ pub fn resolve_recipients(
 }
 
 impl crate::args::OpeningIdentities {
-    /// The keyring from the `-i` files given, or else from the recovery identity files
-    /// `.ageseal.yaml` names (paths relative to the config's folder), found from the working folder.
-    pub fn keyring(&self) -> Result<Keyring, Failure> {
+    /// The keyring for opening `target`: the `-i` files given, or else the recovery identity
+    /// files named by the `.ageseal.yaml` that governs `target` (found from its folder, as for
+    /// sealing; from the working folder for stdin), paths relative to that config's folder. So a
+    /// break-glass run from another folder or repository uses the file's own recovery key.
+    pub fn keyring_for(&self, target: &Path) -> Result<Keyring, Failure> {
         if !self.files.is_empty() {
             return load_keyring(&self.files);
         }
-        let none = || {
-            Failure::input(
-                "no identity given, and .ageseal.yaml names no recovery identity file",
-                "pass -i IDENTITY, or add `identity: FILE` to a recovery entry in .ageseal.yaml",
-            )
+        let found = if target.as_os_str() == "-" {
+            ConfigFinder::default().for_dir(Path::new("."))?
+        } else {
+            ConfigFinder::default().for_file(target)?
         };
-        let found = ConfigFinder::default()
-            .for_dir(Path::new("."))?
-            .ok_or_else(none)?;
-        let files: Vec<PathBuf> = found
-            .config
-            .recovery
-            .iter()
-            .filter_map(|r| r.identity.as_ref())
-            .map(|f| found.dir.join(f))
-            .collect();
-        if files.is_empty() {
-            return Err(none());
-        }
-        load_keyring(&files)
+        recovery_keyring(found.as_ref(), target)
     }
+}
+
+/// The recovery identities `found` names, loaded; an error that says which config was used.
+pub fn recovery_keyring(found: Option<&FoundConfig>, target: &Path) -> Result<Keyring, Failure> {
+    let shown = if target.as_os_str() == "-" {
+        "stdin (the working folder)".to_owned()
+    } else {
+        target.display().to_string()
+    };
+    let Some(found) = found else {
+        return Err(Failure::input(
+            format!("no identity given, and no {CONFIG_FILE} governs {shown}"),
+            "pass -i IDENTITY (a region's key or the recovery identity)",
+        ));
+    };
+    let files: Vec<PathBuf> = found
+        .config
+        .recovery
+        .iter()
+        .filter_map(|r| r.identity.as_ref())
+        .map(|f| found.dir.join(f))
+        .collect();
+    if files.is_empty() {
+        return Err(Failure::input(
+            format!(
+                "no identity given, and {} (which governs {shown}) names no recovery identity file",
+                found.path().display()
+            ),
+            "pass -i IDENTITY, or add `identity: FILE` to a recovery entry there",
+        ));
+    }
+    load_keyring(&files)
 }
 
 /// Reads identity files into one keyring; errors name the file, never its contents. Files in

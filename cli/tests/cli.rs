@@ -10,6 +10,7 @@ mod cli {
     pub mod lists;
     pub mod merge;
     pub mod pq;
+    pub mod recovery;
     pub mod region;
     pub mod rekey;
     pub mod seal;

@@ -25,7 +25,7 @@ use crate::failure::{Exit, Failure};
 use crate::files::{resolve_recipients, write_atomic};
 
 pub fn run(args: EditArgs) -> Result<ExitCode, Failure> {
-    let keyring = args.identities.keyring()?;
+    let keyring = args.identities.keyring_for(&args.file)?;
     let mut file = load_sealed_file(&args.file)?;
     let sealed = match file.sealed()[..] {
         [one] => one.clone(),

@@ -82,10 +82,24 @@ pub fn recovery(args: RecoveryArgs) -> Result<ExitCode, Failure> {
                 recipient: &key,
                 identity: identity.as_deref(),
             };
+            // Rekeying opens each file first: with a recovery identity the files are already
+            // sealed to, never with the new one, which opens nothing yet.
+            let opener = found.as_ref().and_then(|f| {
+                f.config
+                    .recovery
+                    .iter()
+                    .find(|r| r.name != name && r.identity.is_some())
+                    .map(|r| r.name.clone())
+            });
             edit(found, &edit_)?;
-            crate::note!(
-                "added recovery key {name}; run `ageseal rekey --all` so existing files are sealed to it too"
-            );
+            match opener {
+                Some(old) => crate::note!(
+                    "added recovery key {name}; run `ageseal rekey` so existing files are sealed to it too (it opens them with recovery key {old}'s identity)"
+                ),
+                None => crate::note!(
+                    "added recovery key {name}; run `ageseal rekey -i IDENTITY` so existing files are sealed to it too, where IDENTITY opens them today (a region's key, or the previous recovery identity): {name} opens nothing yet"
+                ),
+            }
         }
         RecoveryAction::Remove { name } => {
             edit(found, &Edit::RemoveRecovery { name: &name })?;

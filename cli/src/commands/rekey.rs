@@ -2,10 +2,12 @@
 //! them with `--all`), so a second run changes nothing. A file that cannot be opened is skipped
 //! and listed at the end (exit 4); the others are rewritten, each atomically, in their own format.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use ageseal_core::config::NamedRecipient;
 use ageseal_core::crd::SealedSecret;
@@ -17,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{hint_ids, label, open_hint};
 use crate::args::RekeyArgs;
 use crate::failure::{Exit, Failure};
-use crate::files::{ConfigFinder, manifest_files, write_atomic};
+use crate::files::{ConfigFinder, load_keyring, manifest_files, recovery_keyring, write_atomic};
 
 struct Rewrite {
     path: PathBuf,
@@ -33,7 +35,14 @@ struct Skipped {
 }
 
 pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
-    let keyring = args.identities.keyring()?;
+    // `-i` opens every file; else each file is opened with the recovery identities of the config
+    // that governs it, loaded once per config and only when a file there needs rekeying.
+    let given = if args.identities.files.is_empty() {
+        None
+    } else {
+        Some(Rc::new(load_keyring(&args.identities.files)?))
+    };
+    let mut recovery: HashMap<PathBuf, Rc<Keyring>> = HashMap::new();
     let files = manifest_files(&args.paths)?;
     let progress = if std::io::stderr().is_terminal() {
         ProgressBar::new(files.len() as u64).with_style(
@@ -80,6 +89,14 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode, Failure> {
                 current += 1;
                 return Ok(false);
             }
+            let keyring = match (&given, recovery.get(&found.dir)) {
+                (Some(keyring), _) | (None, Some(keyring)) => keyring.clone(),
+                (None, None) => {
+                    let keyring = Rc::new(recovery_keyring(Some(&found), &path)?);
+                    recovery.insert(found.dir.clone(), keyring.clone());
+                    keyring
+                }
+            };
             reseal(sealed, &expected, &keyring)?;
             changed.push(label(sealed));
             Ok(true)

@@ -343,7 +343,11 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {
     } else {
         // Each context once, in the order given (`--context east --context east` is one region).
         let mut seen = BTreeSet::new();
-        args.contexts.iter().filter(|c| seen.insert(c.as_str())).cloned().collect()
+        args.contexts
+            .iter()
+            .filter(|c| seen.insert(c.as_str()))
+            .cloned()
+            .collect()
     };
     let progress = if std::io::stderr().is_terminal() {
         MultiProgress::new()

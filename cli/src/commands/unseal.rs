@@ -12,8 +12,8 @@ use crate::args::{Format, UnsealArgs};
 use crate::failure::{Exit, Failure};
 
 pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
-    let keyring = args.identities.keyring()?;
     let path = args.file.clone().unwrap_or_else(|| "-".into());
+    let keyring = args.identities.keyring_for(&path)?;
     let file = load_sealed_file(&path)?;
     let name = display(&path);
     let mut secrets = Vec::new();

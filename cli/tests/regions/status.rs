@@ -131,10 +131,18 @@ fn one_region_down(regions: Arc<Regions>) {
     let closed = ageseal_testenv::free_port();
     let kubectl = ageseal_testenv::Kubectl::new(&kubeconfig);
     kubectl.ok(
-        &["config", "set-cluster", "gone", &format!("--server=https://127.0.0.1:{closed}")],
+        &[
+            "config",
+            "set-cluster",
+            "gone",
+            &format!("--server=https://127.0.0.1:{closed}"),
+        ],
         None,
     );
-    kubectl.ok(&["config", "set-context", "gone", "--cluster=gone", "--user=east"], None);
+    kubectl.ok(
+        &["config", "set-context", "gone", "--cluster=gone", "--user=east"],
+        None,
+    );
     let args = [
         "status",
         "apps",
@@ -156,14 +164,20 @@ fn one_region_down(regions: Arc<Regions>) {
     assert_eq!(out.status.code(), Some(5), "{table}{err}");
     let rows: Vec<&str> = table.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "west's row, once:\n{table}");
-    assert!(rows[0].contains("db.yaml") && !rows[0].contains("gone"), "{table}");
+    assert!(
+        rows[0].contains("db.yaml") && !rows[0].contains("gone"),
+        "{table}"
+    );
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 1, "{err}");
     assert!(
         errors[0].contains("context gone") && errors[0].contains(&format!("127.0.0.1:{closed}")),
         "{err}"
     );
-    assert!(err.contains("1 regions: 0 not in sync, 1 could not be read"), "{err}");
+    assert!(
+        err.contains("1 regions: 0 not in sync, 1 could not be read"),
+        "{err}"
+    );
 }
 
 fn retired_key(regions: Arc<Regions>) {
