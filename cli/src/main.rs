@@ -22,11 +22,28 @@ fn main() -> ExitCode {
     // ageseal never takes a private key on its command line: one given in place of a path or a
     // name is refused before anything runs (every error printed is redacted too: output::note).
     if let Some(position) = ageseal_core::redact::argument_with_private_key(std::env::args_os()) {
-        output::note(&format!(
-            "error: argument {position} holds a private key; ageseal takes identities only from files (-i FILE)"
-        ));
+        let args: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let flag = |i: usize| args.get(i).map(String::as_str);
+        let as_recipient = flag(position - 1) == Some("--recipient")
+            || flag(position).is_some_and(|a| a.starts_with("--recipient="));
+        let (message, code) = if as_recipient {
+            (
+                "--recipient is a private key, not a public one: pass the age1... public key".to_owned(),
+                Exit::Input,
+            )
+        } else {
+            (
+                format!(
+                    "argument {position} holds a private key; ageseal takes identities only from files (-i FILE)"
+                ),
+                Exit::Usage,
+            )
+        };
+        output::note(&format!("error: {message}"));
         output::note(&format!("hint: {}", ageseal_core::redact::ROTATE_HINT));
-        return ExitCode::from(Exit::Usage as u8);
+        return ExitCode::from(code as u8);
     }
     let result = std::panic::catch_unwind(|| ageseal::args::parse().and_then(ageseal::run));
     match result {

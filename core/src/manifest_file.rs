@@ -5,6 +5,7 @@
 //! searching the text.
 
 use crate::crd::SealedSecret;
+use crate::envelope::{is_dns_label, is_dns_subdomain};
 use crate::manifest::ManifestError;
 use crate::sealed_file::API_VERSION;
 use crate::yaml::{self, RawDocument};
@@ -64,14 +65,40 @@ fn unsupported(doc: usize, api_version: &str) -> ManifestError {
     }
 }
 
+/// A SealedSecret's name and namespace must be Kubernetes names. Outside strict scope the name
+/// is not authenticated, and tools build paths and messages from it (`edit` once named its
+/// plaintext file after it: `../../x` put that file outside its private folder).
+fn check_names(doc: usize, sealed: SealedSecret) -> Result<SealedSecret, ManifestError> {
+    let bad = |field: &str, value: &str, rule: &str| ManifestError::Syntax {
+        doc,
+        message: format!("metadata.{field} {value:?} is not a Kubernetes name ({rule})"),
+    };
+    if let Some(name) = sealed.metadata.name.as_deref().filter(|n| !is_dns_subdomain(n)) {
+        return Err(bad(
+            "name",
+            name,
+            "lowercase letters, digits, '-' and '.', at most 253",
+        ));
+    }
+    if let Some(ns) = sealed.metadata.namespace.as_deref().filter(|n| !is_dns_label(n)) {
+        return Err(bad(
+            "namespace",
+            ns,
+            "lowercase letters, digits and '-', at most 63",
+        ));
+    }
+    Ok(sealed)
+}
+
 fn classify_item(doc: usize, item: serde_yaml::Value) -> Result<Item, ManifestError> {
     match is_ours(&item) {
         Some(API_VERSION) => serde_yaml::from_value(item)
-            .map(|s| Item::Sealed(Box::new(s)))
             .map_err(|e| ManifestError::Syntax {
                 doc,
                 message: format!("a List item: {}", yaml::describe(&e)),
-            }),
+            })
+            .and_then(|s| check_names(doc, s))
+            .map(|s| Item::Sealed(Box::new(s))),
         Some(other) => Err(unsupported(doc, other)),
         None => Ok(Item::Other(item)),
     }
@@ -89,7 +116,7 @@ fn classify(raw: &RawDocument<'_>) -> Result<Content, ManifestError> {
         // reading a repository (the base64 values are most of every file). Only a document that
         // does not fit the schema is read again, for an error that says where.
         return match serde_yaml::from_value(value) {
-            Ok(sealed) => Ok(Content::Sealed(Box::new(sealed))),
+            Ok(sealed) => Ok(Content::Sealed(Box::new(check_names(raw.number, sealed)?))),
             Err(e) => Err(yaml::typed::<SealedSecret>(raw).err().map_or_else(
                 || ManifestError::Syntax {
                     doc: raw.number,

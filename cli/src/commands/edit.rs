@@ -66,7 +66,7 @@ pub fn run(args: EditArgs) -> Result<ExitCode, Failure> {
         )
     })?;
     let scope = one_scope(&opened)?;
-    let workspace = Workspace::new(&sealed)?;
+    let workspace = Workspace::new()?;
     workspace.write(&to_plain_yaml(&sealed, &opened, scope))?;
     let edited = loop {
         workspace.run_editor()?;
@@ -286,7 +286,7 @@ struct Workspace {
 }
 
 impl Workspace {
-    fn new(sealed: &SealedSecret) -> Result<Self, Failure> {
+    fn new() -> Result<Self, Failure> {
         let base = private_base();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
@@ -295,21 +295,16 @@ impl Workspace {
             .tempdir_in(&base)
             .map_err(|e| Failure::io("make a private folder in", &base, &e))?;
         // The folder is 0700 from the start; the file is 0600 before anything is written to it.
-        let name = sealed
-            .metadata
-            .name
-            .clone()
-            .unwrap_or_else(|| "secret".to_owned());
-        let file = dir.path().join(format!("{name}.yaml"));
+        // Its name is fixed: nothing read from the sealed file (whose name is not authenticated
+        // outside strict scope) decides where plaintext goes.
+        let file = dir.path().join("secret.yaml");
         let interrupted = Arc::new(AtomicBool::new(false));
-        // While the editor runs, Ctrl-C and friends reach the editor; they only set a flag here,
-        // so this process always gets to clean up.
+        // While the editor runs, Ctrl-C and friends reach the editor; here every signal whose
+        // default is to end the process only sets a flag, so this process always gets to wipe
+        // the file. (SIGKILL cannot be caught: the file then stays in its private folder until
+        // the next reboot empties /dev/shm or XDG_RUNTIME_DIR, as with sops.)
         let mut hooks = Vec::new();
-        for signal in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
+        for signal in TERMINATING_SIGNALS {
             if let Ok(id) = signal_hook::flag::register(signal, interrupted.clone()) {
                 hooks.push(id);
             }
@@ -375,6 +370,17 @@ impl Drop for Workspace {
         // The folder itself goes when `dir` is dropped, right after this.
     }
 }
+
+/// Every signal that ends a process by default and can be caught (SIGPIPE is ignored by Rust
+/// programs already; SIGKILL and SIGSTOP cannot be caught; SIGSEGV, SIGBUS, SIGILL and SIGFPE
+/// are faults of this process, not requests).
+const TERMINATING_SIGNALS: [std::ffi::c_int; 14] = {
+    use signal_hook::consts::signal::*;
+    [
+        SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
+        SIGIO, SIGSYS, SIGTRAP,
+    ]
+};
 
 /// Where the private folder goes: memory-backed and per-user when the system has one.
 fn private_base() -> PathBuf {

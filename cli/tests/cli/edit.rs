@@ -111,3 +111,74 @@ fn a_failed_refused_or_interrupted_edit_changes_nothing_and_leaves_nothing() {
         assert!(!stderr(&out).contains("hunter2"));
     }
 }
+
+/// Every catchable signal that would end `ageseal` (sent to it alone, as `kill` does, while the
+/// editor runs): the edit is abandoned, the plaintext wiped, the file unchanged.
+#[test]
+fn every_terminating_signal_during_an_edit_leaves_no_plaintext() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let runtime = tempfile::tempdir().expect("runtime");
+    let before = repo.read("db.yaml");
+    for signal in [
+        "HUP", "INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "VTALRM", "PROF", "XCPU", "XFSZ", "IO", "SYS",
+        "TRAP",
+    ] {
+        // Up the process tree from the editor to ageseal itself, then signal only it.
+        let body = format!(
+            "sed -i s/hunter2/Signalled-V4lue/ \"$1\"\np=$PPID\nwhile [ \"$(cat /proc/$p/comm)\" != ageseal ]; do p=$(cut -d' ' -f4 /proc/$p/stat); done\nkill -{signal} $p\nsleep 0.3"
+        );
+        let script = editor(&repo, &format!("signal-{signal}"), &body);
+        let out = edit(&repo, &script, runtime.path());
+        assert_fails(&out, 3, "stopped or failed");
+        assert_eq!(repo.read("db.yaml"), before, "SIG{signal} changed the file");
+        assert_eq!(leftovers(runtime.path()), 0, "SIG{signal} left plaintext behind");
+    }
+}
+
+/// Outside strict scope `metadata.name` is not authenticated: a name that is a path must never
+/// decide where the plaintext goes. Such names are refused wherever a file is read.
+#[test]
+fn a_name_that_is_a_path_is_refused_and_nothing_is_written_outside() {
+    let repo = Repo::new();
+    let input = kubectl(DB);
+    let out = repo.run(&["seal", "--scope", "namespace-wide", "-o", "db.yaml"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let runtime = tempfile::tempdir().expect("runtime");
+    let inner = runtime.path().join("a/b");
+    std::fs::create_dir_all(&inner).expect("mkdir");
+    for name in ["../../evil", "/tmp/evil-abs", "Evil"] {
+        tamper(&repo, "db.yaml", |doc| doc["metadata"]["name"] = name.into());
+        let out = repo.run_env(
+            &["edit", "db.yaml", "-i", "../keys/east.key"],
+            &[
+                ("EDITOR", "true".to_owned()),
+                ("XDG_RUNTIME_DIR", inner.display().to_string()),
+            ],
+        );
+        assert_fails(&out, 3, "is not a Kubernetes name");
+        assert_eq!(std::fs::read_dir(&inner).expect("dir").count(), 0, "{name}");
+        assert!(
+            !runtime.path().join("evil.yaml").exists()
+                && !std::path::Path::new("/tmp/evil-abs.yaml").exists()
+        );
+        for args in [
+            vec!["unseal", "-f", "db.yaml", "-i", "../keys/east.key"],
+            vec!["rekey", "--all", "-i", "../keys/east.key"],
+        ] {
+            let out = repo.run(&args, "");
+            assert!(!out.status.success(), "{args:?} accepted {name}");
+            assert!(
+                stderr(&out).contains("is not a Kubernetes name"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
+        let out = repo.run(&["verify"], "");
+        assert_eq!(out.status.code(), Some(1), "verify accepted {name}");
+        assert!(
+            stdout(&out).contains("is not a Kubernetes name")
+                || stderr(&out).contains("is not a Kubernetes name")
+        );
+    }
+}
