@@ -110,6 +110,10 @@ static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 #[derive(Debug, Parser)]
 #[command(name = "ageseal", version = VERSION.as_str(), about, max_term_width = 100)]
 pub struct Args {
+    /// Use this config for every file, instead of the nearest .ageseal.yaml above it (which is
+    /// looked up no further than the repository root, and refused if another user owns it).
+    #[arg(long, global = true, value_name = "FILE", env = "AGESEAL_CONFIG")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -321,9 +325,15 @@ pub struct ImportArgs {
     /// Sealed Secrets controller private key(s): PEM, or the key Secrets as YAML/JSON (repeatable).
     #[arg(long = "private-key", value_name = "FILE")]
     pub private_keys: Vec<PathBuf>,
-    /// Replace each file atomically, keeping its other documents; default: print the result.
+    /// Replace the files, keeping their other documents: every file or none; default: print the
+    /// result.
     #[arg(long)]
     pub in_place: bool,
+    /// --from sops: also run sops on files whose metadata names this key source (repeatable).
+    /// By default only files keyed with age and AWS KMS are handed to sops, since sops contacts
+    /// whatever service a file names, with your credentials.
+    #[arg(long = "allow-key-source", value_enum, value_name = "SOURCE")]
+    pub allow_key_sources: Vec<crate::sops_keys::KeySource>,
 }
 
 // `ageseal rekey` (a plain comment: see `Command`).

@@ -93,6 +93,8 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 pub struct FoundConfig {
     /// The folder holding the config; rule paths are relative to it.
     pub dir: PathBuf,
+    /// The config file itself (`.ageseal.yaml`, or whatever `--config` named).
+    pub file: PathBuf,
     /// The parsed, validated config.
     pub config: RepoConfig,
 }
@@ -100,7 +102,7 @@ pub struct FoundConfig {
 impl FoundConfig {
     /// The config file's path.
     pub fn path(&self) -> PathBuf {
-        self.dir.join(CONFIG_FILE)
+        self.file.clone()
     }
 
     /// `file` relative to the config's folder, `/`-separated, for rule matching.
@@ -131,7 +133,20 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Finds `.ageseal.yaml` by walking up from a folder, caching what each folder resolves to.
+/// `--config FILE` (or `AGESEAL_CONFIG`): the config for every file this run touches, named by
+/// the user (so it is used whoever owns it). Set once, by `run`, before any lookup.
+static NAMED_CONFIG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `path` the config of every file (`--config`).
+pub fn use_config(path: PathBuf) {
+    let _ = NAMED_CONFIG.set(path);
+}
+
+/// Finds `.ageseal.yaml` by walking up from a folder, caching what each folder resolves to. The
+/// walk stops at the repository root (a folder holding `.git`) and at a filesystem boundary: a
+/// config above a repository, or in `/tmp` above a work folder, is not that repository's. A
+/// config owned by another user is refused unless named with `--config` (as git refuses a
+/// repository another user owns): whoever can plant it would choose who values are sealed to.
 #[derive(Debug, Default)]
 pub struct ConfigFinder {
     cache: HashMap<PathBuf, Option<FoundConfig>>,
@@ -140,24 +155,28 @@ pub struct ConfigFinder {
 impl ConfigFinder {
     /// The config governing files in `dir`, if any.
     pub fn for_dir(&mut self, dir: &Path) -> Result<Option<FoundConfig>, Failure> {
+        if let Some(named) = NAMED_CONFIG.get() {
+            let named = absolute(named);
+            if let Some(found) = self.cache.get(&named) {
+                return Ok(found.clone());
+            }
+            let found = Some(load_config(&named, true)?);
+            self.cache.insert(named, found.clone());
+            return Ok(found);
+        }
         let dir = absolute(dir);
         if let Some(found) = self.cache.get(&dir) {
             return Ok(found.clone());
         }
         let candidate = dir.join(CONFIG_FILE);
         let found = if candidate.is_file() {
-            let text =
-                std::fs::read_to_string(&candidate).map_err(|e| Failure::io("read", &candidate, &e))?;
-            let config = RepoConfig::parse(&text)
-                .map_err(|e| Failure::input(format!("{}: {e}", candidate.display()), e.hint()))?;
-            Some(FoundConfig {
-                dir: dir.clone(),
-                config,
-            })
+            Some(load_config(&candidate, false)?)
+        } else if dir.join(".git").exists() {
+            None
         } else {
             match dir.parent() {
-                Some(parent) => self.for_dir(parent)?,
-                None => None,
+                Some(parent) if same_filesystem(&dir, parent) => self.for_dir(parent)?,
+                _ => None,
             }
         };
         self.cache.insert(dir, found.clone());
@@ -168,6 +187,70 @@ impl ConfigFinder {
     pub fn for_file(&mut self, file: &Path) -> Result<Option<FoundConfig>, Failure> {
         self.for_dir(&parent_dir(&absolute(file)))
     }
+}
+
+/// Whether walking up from `dir` to `parent` stays on one filesystem. A folder that does not
+/// exist yet (`seal -o new/dir/db.yaml`) belongs to its parent's.
+fn same_filesystem(dir: &Path, parent: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(dir), std::fs::metadata(parent)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        (Err(e), _) => e.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// The user this process runs as: the owner of `/proc/self` on Linux, else of a file it makes.
+fn current_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        std::fs::metadata("/proc/self").map(|m| m.uid()).ok().or_else(|| {
+            tempfile::tempfile()
+                .and_then(|f| f.metadata())
+                .map(|m| m.uid())
+                .ok()
+        })
+    })
+}
+
+/// Reads and checks the config at `path` (size first, then owner unless `named`, then content).
+fn load_config(path: &Path, named: bool) -> Result<FoundConfig, Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| Failure::io("read", path, &e))?;
+    if !named && current_uid().is_some_and(|me| me != meta.uid()) {
+        return Err(Failure::input(
+            format!(
+                "{} belongs to another user (uid {}), so it is not used",
+                path.display(),
+                meta.uid()
+            ),
+            format!(
+                "a config planted by someone else would choose who your values are sealed to; if you trust it, name it: --config {}",
+                path.display()
+            ),
+        ));
+    }
+    let limit = ageseal_core::config::MAX_CONFIG_BYTES;
+    if usize::try_from(meta.len()).map_or(true, |len| len > limit) {
+        return Err(Failure::input(
+            format!(
+                "{}: {} bytes; a config is at most {} KiB",
+                path.display(),
+                meta.len(),
+                limit / 1024
+            ),
+            "this is not a config ageseal wrote: check where it came from, or remove it",
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::io("read", path, &e))?;
+    let config =
+        RepoConfig::parse(&text).map_err(|e| Failure::input(format!("{}: {e}", path.display()), e.hint()))?;
+    Ok(FoundConfig {
+        dir: parent_dir(path),
+        file: path.to_path_buf(),
+        config,
+    })
 }
 
 /// An `age1...` recipient given on the command line. The text is never repeated (it may be a

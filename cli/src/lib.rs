@@ -9,6 +9,7 @@ pub mod completion;
 mod failure;
 mod files;
 pub mod output;
+mod sops_keys;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ pub fn run(args: args::Args) -> Result<ExitCode, Failure> {
     // Builds that enable both of rustls' providers (a workspace test build does) leave rustls
     // unable to choose one by itself: choose ring, which kube and the AWS client are built with.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Some(config) = args.config {
+        files::use_config(config);
+    }
     match args.command {
         Command::Seal(a) => commands::seal::run(a),
         Command::Unseal(a) => commands::unseal::run(a),

@@ -3,6 +3,7 @@
 //! --dry-run=client` and the age CLI as the peer that opens what we seal.
 
 mod cli {
+    pub mod discovery;
     pub mod edit;
     pub mod hygiene;
     pub mod import;

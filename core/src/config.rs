@@ -73,6 +73,52 @@ pub enum ConfigError {
     /// Nothing to seal to.
     #[error(".ageseal.yaml defines no region")]
     NoRegions,
+    /// Larger or deeper than any config needs: refused before it is parsed.
+    #[error("{0}")]
+    TooComplex(String),
+}
+
+/// Largest `.ageseal.yaml` read. Thirty regions with two hybrid keys each (about 2 KB a key)
+/// take about 120 KB; the bound keeps a planted or broken file from costing the parser (and
+/// every Tab press, through completion) seconds.
+pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
+/// Deepest nesting of flow collections (`[`, `{`) in a config; it needs 3.
+pub const MAX_CONFIG_NESTING: usize = 16;
+
+/// Refuses a config text larger or more deeply nested than [`MAX_CONFIG_BYTES`] and
+/// [`MAX_CONFIG_NESTING`] allow, in one pass and before any YAML parsing (a 600 KB file of
+/// nested `[` took the parser over 30 s).
+pub fn check_bounds(text: &str) -> Result<(), ConfigError> {
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooComplex(format!(
+            "the file is {} KiB; a config is at most {} KiB",
+            text.len() / 1024,
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
+    let (mut depth, mut quote, mut comment, mut previous) = (0usize, None::<u8>, false, b'\n');
+    for &c in text.as_bytes() {
+        match (comment, quote, c) {
+            (true, _, b'\n') => comment = false,
+            (true, _, _) => {}
+            (false, Some(q), _) if c == q => quote = None,
+            (false, Some(_), _) => {}
+            (false, None, b'#') if previous.is_ascii_whitespace() => comment = true,
+            (false, None, b'"' | b'\'') => quote = Some(c),
+            (false, None, b'[' | b'{') => {
+                depth += 1;
+                if depth > MAX_CONFIG_NESTING {
+                    return Err(ConfigError::TooComplex(format!(
+                        "lists or maps nested more than {MAX_CONFIG_NESTING} deep"
+                    )));
+                }
+            }
+            (false, None, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = c;
+    }
+    Ok(())
 }
 
 impl ConfigError {
@@ -93,6 +139,9 @@ impl ConfigError {
             ConfigError::UnknownRecovery(_) => "list them with `ageseal region list`",
             ConfigError::NotEditable(_) => {
                 "make the change by hand, or write the entry in block or flow style like the others"
+            }
+            ConfigError::TooComplex(_) => {
+                "this is not a config ageseal wrote: check where it came from, or remove it"
             }
         }
     }
@@ -211,6 +260,7 @@ fn rule_matcher(index: usize, glob: &str) -> Result<GlobMatcher, ConfigError> {
 impl RepoConfig {
     /// Parses and validates the file's text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        check_bounds(text)?;
         let config: RepoConfig = if text.trim().is_empty() {
             RepoConfig::default()
         } else {

@@ -18,6 +18,7 @@ use crate::args::{Format, ImportArgs, ImportSource};
 use crate::bitnami::{self, PrivateKeys};
 use crate::failure::{Exit, Failure};
 use crate::files::{ConfigFinder, manifest_files, read_bytes, shown, write_atomic};
+use crate::sops_keys::{KeySource, named_keys};
 
 /// Sealed manifests hold no secret in the clear: readable by all, like the rest of the repo.
 const MANIFEST_MODE: u32 = 0o644;
@@ -50,7 +51,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, Failure> {
         }
     };
     let mut finder = ConfigFinder::default();
-    let (mut converted, mut problems) = (Vec::new(), Vec::new());
+    let (mut converted, mut originals, mut problems) = (Vec::new(), Vec::new(), Vec::new());
     for path in manifest_files(&args.paths)? {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -58,9 +59,12 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, Failure> {
         };
         let found = match &keys {
             Some(keys) => bitnami_file(&path, &text, keys, &mut finder, &mut problems)?,
-            None => sops_file(&path, &text, &mut finder, &mut problems)?,
+            None => sops_file(&path, &text, &args.allow_key_sources, &mut finder, &mut problems)?,
         };
-        converted.extend(found);
+        if let Some(found) = found {
+            converted.push(found);
+            originals.push(text);
+        }
     }
     if !problems.is_empty() {
         for problem in &problems {
@@ -87,9 +91,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, Failure> {
     }
     let count: usize = converted.iter().map(|c| c.sealed.len()).sum();
     if args.in_place {
-        for file in &converted {
-            write_atomic(&file.path, file.text.as_bytes(), MANIFEST_MODE)?;
-        }
+        write_all_or_none(&converted, &originals)?;
     } else {
         let all: Vec<SealedSecret> = converted.iter().flat_map(|c| c.sealed.iter().cloned()).collect();
         crate::output::print(&render(&all, Format::Yaml))?;
@@ -100,6 +102,39 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, Failure> {
         if args.in_place { ", rewritten in place" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces every converted file, or none: each new text is first written beside its file (a
+/// failure there, a full disk say, removes what was staged and changes nothing); then all are
+/// renamed into place, and if a rename fails the files already replaced get their old text back.
+fn write_all_or_none(files: &[Converted], originals: &[String]) -> Result<(), Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let mut staged = Vec::with_capacity(files.len());
+    for file in files {
+        let dir = crate::files::parent_dir(&file.path);
+        let mut temp = tempfile::Builder::new()
+            .prefix(".ageseal-")
+            .tempfile_in(&dir)
+            .map_err(|e| Failure::io("write to", &dir, &e))?;
+        temp.write_all(file.text.as_bytes())
+            .and_then(|()| temp.as_file().sync_all())
+            .and_then(|()| {
+                temp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(MANIFEST_MODE))
+            })
+            .map_err(|e| Failure::io("write", &file.path, &e))?;
+        staged.push(temp);
+    }
+    for (done, (temp, file)) in staged.into_iter().zip(files).enumerate() {
+        if let Err(e) = temp.persist(&file.path) {
+            for (back, before) in files[..done].iter().zip(originals) {
+                let _ = write_atomic(&back.path, before.as_bytes(), MANIFEST_MODE);
+            }
+            return Err(Failure::io("write", &file.path, &e.error));
+        }
+    }
+    Ok(())
 }
 
 fn shown_paths(paths: &[PathBuf]) -> String {
@@ -312,10 +347,45 @@ fn is_sops(text: &str) -> bool {
 fn sops_file(
     path: &Path,
     text: &str,
+    allowed: &[KeySource],
     finder: &mut ConfigFinder,
     problems: &mut Vec<Problem>,
 ) -> Result<Option<Converted>, Failure> {
     if !is_sops(text) {
+        return Ok(None);
+    }
+    // Which services sops would contact for this file, said before it runs; a file naming one
+    // that is not allowed is not handed to sops at all.
+    let Some(keys) = named_keys(text) else {
+        problems.push(Problem {
+            place: shown(path),
+            why: "its sops metadata cannot be read, so the key services sops would contact are unknown"
+                .into(),
+        });
+        return Ok(None);
+    };
+    let listed: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} {}", k.source.flag(), k.place))
+        .collect();
+    crate::note!("{}: sops key sources: {}", shown(path), listed.join(", "));
+    let mut refused: Vec<&str> = keys
+        .iter()
+        .map(|k| k.source)
+        .filter(|s| !s.allowed_by_default() && !allowed.contains(s))
+        .map(KeySource::flag)
+        .collect();
+    refused.sort_unstable();
+    refused.dedup();
+    if !refused.is_empty() {
+        problems.push(Problem {
+            place: shown(path),
+            why: format!(
+                "names key sources import does not contact by default: {} (sops would reach them with your credentials); if you trust them: --allow-key-source {}",
+                refused.join(", "),
+                refused.join(" --allow-key-source ")
+            ),
+        });
         return Ok(None);
     }
     let json = path.extension().is_some_and(|e| e == "json");

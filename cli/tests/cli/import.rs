@@ -267,3 +267,71 @@ fn sops_encrypted_secrets_become_ageseal_sealed_secrets() {
     );
     assert_fails(&out, 3, "needs the sops binary");
 }
+
+/// sops contacts whatever key service a file's metadata names. A file that names a Vault
+/// address (next to its age key) is listed and refused before sops runs: nothing connects to
+/// that address, nothing is written, and the other files of the tree are left alone too.
+#[test]
+fn sops_files_naming_other_key_services_are_listed_and_refused_before_sops_runs() {
+    let repo = Repo::new();
+    let sops_key = repo.keygen("../keys/sops.key");
+    for name in ["db", "cache"] {
+        repo.write(
+            &format!("apps/{name}.yaml"),
+            &kubectl(DB).replace("name: db", &format!("name: {name}")),
+        );
+        sops_encrypt(&repo, &format!("apps/{name}.yaml"), &sops_key);
+    }
+    // A "Vault" that records whether anyone connects.
+    let vault = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    vault.set_nonblocking(true).expect("nonblocking");
+    let address = format!("http://{}", vault.local_addr().expect("addr"));
+    let planted = repo.read("apps/db.yaml").replace(
+        "sops:\n",
+        &format!("sops:\n    hc_vault:\n        - vault_address: {address}\n          engine_path: transit\n          key_name: ageseal\n          created_at: \"2026-12-01T00:00:00Z\"\n          enc: vault:v1:AAAA\n"),
+    );
+    assert!(planted.contains("hc_vault"), "{planted}");
+    repo.write("apps/db.yaml", &planted);
+    let before = (repo.read("apps/db.yaml"), repo.read("apps/cache.yaml"));
+    let env = [(
+        "SOPS_AGE_KEY_FILE",
+        repo.path("../keys/sops.key").display().to_string(),
+    )];
+    let out = repo.run_env(&["import", "apps", "--from", "sops", "--in-place"], &env);
+    assert_fails(&out, 3, "--allow-key-source hc-vault");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("hc-vault {address} (transit/ageseal)"))
+            && err.contains(&format!("age {sops_key}")),
+        "{err}"
+    );
+    assert!(
+        vault.accept().is_err(),
+        "something connected to the Vault address"
+    );
+    assert_eq!(
+        (repo.read("apps/db.yaml"), repo.read("apps/cache.yaml")),
+        before,
+        "a file was written"
+    );
+    // Allowed by name, sops is run on it (and fails here: that Vault holds no key).
+    let out = repo.run_env(
+        &[
+            "import",
+            "apps/db.yaml",
+            "--from",
+            "sops",
+            "--allow-key-source",
+            "hc-vault",
+        ],
+        &env,
+    );
+    assert!(
+        !stderr(&out).contains("--allow-key-source hc-vault"),
+        "{}",
+        stderr(&out)
+    );
+    // age-only files convert as before.
+    let out = repo.run_env(&["import", "apps/cache.yaml", "--from", "sops"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
