@@ -48,6 +48,9 @@ else
   echo "test.sh: the Pod suite will skip: $node_missing"
 fi
 
+# libfaketime runs a controller replica with a skewed wall clock (leader election must not trust
+# clocks across machines).
+install_debian faketime
 # The Argo CD health check (Lua) is run on sample objects.
 install_debian lua5.4
 # moto_server is the KMS-compatible endpoint the KMS tests start on loopback.

@@ -2,8 +2,8 @@
 //! keys. A stale holder is replaced once its lease has expired; the API's resourceVersion check
 //! makes two candidates racing for the same Lease end with one holder.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -27,6 +27,16 @@ pub struct LeaderElector {
     name: String,
     holder: String,
     duration: Duration,
+    /// Another holder's Lease as this candidate last saw it change, on its own monotonic clock.
+    seen: Arc<Mutex<Option<Seen>>>,
+}
+
+/// A Lease record held by another replica, and when (locally) it was first seen like that.
+#[derive(Debug)]
+struct Seen {
+    /// The holder and the object's resourceVersion: any renewal changes the version.
+    record: (Option<String>, Option<String>),
+    since: Instant,
 }
 
 impl std::fmt::Debug for LeaderElector {
@@ -50,6 +60,28 @@ impl LeaderElector {
             name: name.to_owned(),
             holder: holder.to_owned(),
             duration,
+            seen: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether another holder's lease has expired, judged only by this replica's monotonic
+    /// clock (client-go's rule): a full lease duration since the record last changed here. The
+    /// holder's `renewTime` comes from its clock, and comparing it with ours let a replica whose
+    /// clock ran 30 s ahead take a healthy leader's Lease, and one running behind wait the skew
+    /// longer to fail over.
+    fn expired_here(&self, lease: &Lease, held_for: Duration, local: Instant) -> bool {
+        let holder = lease.spec.as_ref().and_then(|s| s.holder_identity.clone());
+        let record = (holder, lease.metadata.resource_version.clone());
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match seen.as_ref() {
+            Some(last) if last.record == record => local.saturating_duration_since(last.since) >= held_for,
+            _ => {
+                *seen = Some(Seen { record, since: local });
+                false
+            }
         }
     }
 
@@ -58,8 +90,10 @@ impl LeaderElector {
         self.duration
     }
 
-    /// Takes or renews the lease at `now`; true when this candidate holds it afterwards.
-    pub async fn try_acquire(&self, now: Timestamp) -> Result<bool, kube::Error> {
+    /// Takes or renews the lease, writing `now` (wall clock, for others to read) and judging
+    /// another holder's expiry at `local` (this replica's monotonic clock); true when this
+    /// candidate holds it afterwards.
+    pub async fn try_acquire(&self, now: Timestamp, local: Instant) -> Result<bool, kube::Error> {
         let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX);
         let Some(mut lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
@@ -82,18 +116,16 @@ impl LeaderElector {
                 Err(e) => Err(e),
             };
         };
-        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        let spec = lease.spec.clone().unwrap_or_default();
         let ours = spec.holder_identity.as_deref() == Some(self.holder.as_str());
-        let held_for = i64::from(spec.lease_duration_seconds.unwrap_or(seconds));
-        let expired = spec
-            .renew_time
-            .as_ref()
-            .is_none_or(|t| t.0.as_second() + held_for < now.as_second());
         // A holder that stepped down (`release`) left none: the lease is free at once.
         let free = spec.holder_identity.as_deref().is_none_or(str::is_empty);
-        if !ours && !expired && !free {
+        let held_for =
+            Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(seconds)).unwrap_or(0));
+        if !ours && !free && !self.expired_here(&lease, held_for, local) {
             return Ok(false);
         }
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         if !ours {
             spec.acquire_time = Some(MicroTime(now));
             spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
@@ -161,7 +193,7 @@ pub async fn lead(elector: LeaderElector, health: Arc<Health>) -> Leadership {
     const SOURCE: &str = "taking the leader lease";
     tracing::info!(replica = %elector.holder, "waiting for leadership");
     loop {
-        match elector.try_acquire(Timestamp::now()).await {
+        match elector.try_acquire(Timestamp::now(), Instant::now()).await {
             Ok(true) => break,
             Ok(false) => health.set_problem(SOURCE, None),
             Err(e) => {
@@ -180,7 +212,7 @@ pub async fn lead(elector: LeaderElector, health: Arc<Health>) -> Leadership {
         let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(RETRY_PERIOD).await;
-            match elector.try_acquire(Timestamp::now()).await {
+            match elector.try_acquire(Timestamp::now(), Instant::now()).await {
                 Ok(true) => renewed = Instant::now(),
                 Ok(false) => {
                     tracing::error!(

@@ -11,10 +11,78 @@ use ageseal_testenv::{ControlPlane, Test, wait_until};
 use super::support::{SOON, World, key_count};
 
 pub fn tests() -> Vec<Test> {
-    vec![Test::new(
-        "ha_the_standby_takes_over_after_kill_9_of_the_leader",
-        failover,
-    )]
+    vec![
+        Test::new("ha_the_standby_takes_over_after_kill_9_of_the_leader", failover),
+        Test::new(
+            "ha_a_replica_whose_clock_is_30_s_off_never_takes_a_live_lease_and_fails_over_in_time",
+            skewed_clocks,
+        )
+        .local_only(),
+    ]
+}
+
+/// A healthy leader, and a second replica whose wall clock runs 30 s ahead or behind (Debian's
+/// libfaketime; its monotonic clock untouched): the leader keeps the Lease for longer than a
+/// lease duration, and after `kill -9` of the leader the skewed replica serves a new object
+/// within 20 s. Both skews run at once, each in its own tenant.
+fn skewed_clocks(plane: Arc<ControlPlane>) {
+    let faketime = std::process::Command::new("faketime").arg("--help").output();
+    assert!(
+        faketime.is_ok_and(|o| o.status.success()),
+        "faketime is missing: apt-get install faketime (scripts/test.sh installs it)"
+    );
+    std::thread::scope(|scope| {
+        for (name, skew) in [("skewahead", "+30s"), ("skewbehind", "-30s")] {
+            let plane = plane.clone();
+            scope.spawn(move || skewed(plane, name, skew));
+        }
+    });
+}
+
+fn skewed(plane: Arc<ControlPlane>, name: &str, skew: &str) {
+    let world = World::new(plane.clone(), name);
+    let options = |replica: &str| {
+        Options::for_tenant(&world.tenant, "r")
+            .arg("--leader-election")
+            .replica(replica)
+    };
+    let healthy_name = format!("{name}-healthy");
+    let mut healthy = Controller::start(&plane, options(&healthy_name));
+    healthy.wait_ready(SOON);
+    wait_until("the healthy replica to lead", SOON, || {
+        (holder(&world).as_deref() == Some(healthy_name.as_str())).then_some(())
+    });
+    let mut skewed_options = options(&format!("{name}-skewed"));
+    skewed_options.wrapper = vec!["faketime".into(), "-f".into(), skew.into()];
+    skewed_options
+        .env
+        .push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
+    let mut skewed = Controller::start(&plane, skewed_options);
+    skewed.wait_ready(SOON);
+    // Longer than a lease duration (15 s) plus a retry: a judge by wall clock would have acted.
+    std::thread::sleep(Duration::from_secs(20));
+    assert_eq!(
+        holder(&world).as_deref(),
+        Some(healthy_name.as_str()),
+        "clock {skew}: the Lease moved"
+    );
+    assert!(healthy.is_running(), "clock {skew}: the healthy leader stopped");
+    assert!(skewed.is_running());
+    let key = healthy.recipients()[0].clone();
+    world.apply(&world.seal("first", &[("password", "Skew-first-V4lue")], &key));
+    world.wait_value("first", "password", "Skew-first-V4lue");
+    let killed = Instant::now();
+    healthy.kill();
+    world.apply(&world.seal("second", &[("password", "Skew-second-V4lue")], &key));
+    world.wait_value("second", "password", "Skew-second-V4lue");
+    let failover = killed.elapsed();
+    println!(
+        "ha: clock {skew}: kill -9 of the healthy leader -> the skewed replica applied a new Secret after {failover:.1?}"
+    );
+    assert!(
+        failover < Duration::from_secs(20),
+        "clock {skew}: failover took {failover:?}"
+    );
 }
 
 fn holder(world: &World) -> Option<String> {
