@@ -16,10 +16,8 @@ use crate::failure::Failure;
 pub fn read_text(path: Option<&Path>) -> Result<String, Failure> {
     let bytes = read_bytes(path)?;
     String::from_utf8(bytes.to_vec()).map_err(|_| {
-        Failure::input(
-            format!("{} is not UTF-8 text", display(path)),
-            "give a YAML or JSON manifest",
-        )
+        let why = ageseal_core::yaml::not_utf8(&bytes).unwrap_or("is not UTF-8 text");
+        Failure::input(format!("{} {why}", display(path)), "give a YAML or JSON manifest")
     })
 }
 

@@ -75,6 +75,8 @@ fn is_marker(line: &str) -> bool {
 /// YAML, even inside block scalars). Concatenating the texts gives the input back exactly. Lines
 /// before the first marker that hold only comments or directives belong to the first document.
 pub fn split(text: &str) -> Vec<RawDocument<'_>> {
+    // A UTF-8 byte order mark (editors on Windows write one) is not part of the first document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut starts: Vec<(usize, usize)> = Vec::new();
     let mut offset = 0;
     for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -265,6 +267,17 @@ pub fn value(document: &RawDocument<'_>) -> Result<Option<serde_yaml::Value>, Ya
     check_nesting(document)?;
     let value: serde_yaml::Value = serde_yaml::from_str(document.text).map_err(|e| invalid(document, &e))?;
     Ok((!value.is_null()).then_some(value))
+}
+
+/// What is wrong with bytes that are not UTF-8, when the reason can be named: UTF-16 (with its
+/// byte order mark, as Windows tools write it) says so; `None` for anything else.
+pub fn not_utf8(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => {
+            Some("is UTF-16 text; ageseal reads UTF-8: convert it (iconv -f UTF-16 -t UTF-8)")
+        }
+        _ => None,
+    }
 }
 
 /// Parses one document into `T` (after [`value`] accepted it, so duplicates and depth are checked).

@@ -113,7 +113,9 @@ fn is_manifest(file: &Path) -> bool {
 fn parse(file: &Path, report: &mut impl FnMut(&str, Problem)) -> Option<ManifestFile> {
     let place = file.display().to_string();
     let Ok(text) = std::fs::read_to_string(file) else {
-        report(&place, problem("cannot be read as UTF-8 text", "check the file"));
+        let bytes = std::fs::read(file).unwrap_or_default();
+        let why = ageseal_core::yaml::not_utf8(&bytes).unwrap_or("cannot be read as UTF-8 text");
+        report(&place, problem(why, "save it as UTF-8"));
         return None;
     };
     match ManifestFile::parse(&text) {

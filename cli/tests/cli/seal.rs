@@ -337,3 +337,52 @@ fn a_low_order_recipient_is_refused_and_nothing_is_written() {
         stderr(&age)
     );
 }
+
+/// Editors on Windows save UTF-8 with a byte order mark: it is read like any UTF-8 file, by every
+/// command. UTF-16 is refused with a message that names the encoding.
+#[test]
+fn a_byte_order_mark_is_accepted_everywhere_and_utf16_is_named() {
+    let repo = Repo::new();
+    let input = format!("\u{feff}{}", kubectl(DB));
+    repo.write("bom-input.yaml", &input);
+    let out = repo.run(&["seal", "-f", "bom-input.yaml", "-o", "db.yaml"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = repo.run(
+        &["seal", "-o", "stdin.yaml"],
+        &format!("\u{feff}---\n{}", kubectl(DB)),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A sealed file saved again with a BOM still verifies, opens and rekeys.
+    repo.write("db.yaml", &format!("\u{feff}{}", repo.read("db.yaml")));
+    std::fs::remove_file(repo.path("bom-input.yaml")).expect("rm");
+    let out = repo.run(&["verify"], "");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = repo.run(
+        &[
+            "unseal",
+            "-f",
+            "db.yaml",
+            "-i",
+            "../keys/east.key",
+            "--key",
+            "password",
+        ],
+        "",
+    );
+    assert_eq!(stdout(&out), "hunter2", "{}", stderr(&out));
+    let out = repo.run(&["rekey", "--all", "-i", "../keys/east.key"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // UTF-16 (with its BOM, as Windows writes it).
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(kubectl(DB).encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(repo.path("utf16.yaml"), utf16).expect("write");
+    let out = repo.run(&["seal", "-f", "utf16.yaml"], "");
+    assert_fails(&out, 3, "UTF-16");
+    let out = repo.run(&["verify", "utf16.yaml"], "");
+    assert!(
+        stdout(&out).contains("UTF-16") || stderr(&out).contains("UTF-16"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
