@@ -231,6 +231,10 @@ pub struct SealArgs {
     /// Allow a Secret with no keys.
     #[arg(long)]
     pub allow_empty: bool,
+    /// With -o: replace a file that already holds SealedSecrets (without it, that is refused:
+    /// every key the file held would be gone; --merge-into adds keys instead).
+    #[arg(long, requires = "output")]
+    pub force: bool,
     /// Seal one value and print its base64 (needs --key, and --namespace/--name as the scope needs).
     #[arg(long, conflicts_with_all = ["output", "merge_into", "allow_empty", "file"], requires = "key")]
     pub raw: bool,

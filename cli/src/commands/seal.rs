@@ -8,7 +8,9 @@ use ageseal_core::crd::{SCOPE_ANNOTATION, SealedSecret};
 use ageseal_core::manifest::{PlainSecret, SealOptions, SealSecretError, parse_secrets, seal_secret};
 use ageseal_core::{Binding, Location, Recipient, Scope, seal_base64};
 
-use super::{hint_ids, load_sealed_file};
+use ageseal_core::manifest_file::ManifestFile;
+
+use super::{hint_ids, label, load_sealed_file};
 use crate::args::{Format, SealArgs};
 use crate::failure::Failure;
 use crate::files::{read_bytes, read_text, resolve_recipients, write_atomic};
@@ -31,6 +33,9 @@ pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
     if let Some(target) = &args.merge_into {
         return merge_into(&args, target, &secrets);
     }
+    if let Some(output) = args.output.as_deref().filter(|_| !args.force) {
+        refuse_replacing_sealed(output)?;
+    }
     let target = args.output.as_deref().or(args.path.as_deref());
     let recipients = resolve_recipients(target, &args.recipients, &args.regions)?;
     let options = options(&args, args.scope.map_or(Scope::Strict, Scope::from));
@@ -38,12 +43,61 @@ pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
         .iter()
         .map(|secret| seal_one(secret, &options, &recipients))
         .collect::<Result<Vec<_>, _>>()?;
+    warn_if_too_large_for_client_side_apply(&sealed);
     let out = render(&sealed, args.format);
     match &args.output {
         Some(path) => write_atomic(path, out.as_bytes(), MANIFEST_MODE)?,
         None => crate::output::print(&out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-o FILE` onto a file that holds SealedSecrets would drop every key it holds that the input
+/// lacks: refused, pointing at `--merge-into` and `--force`.
+fn refuse_replacing_sealed(output: &Path) -> Result<(), Failure> {
+    let Ok(text) = std::fs::read_to_string(output) else {
+        return Ok(());
+    };
+    let held: Vec<String> = ManifestFile::parse(&text)
+        .map(|file| file.sealed().into_iter().map(label).collect())
+        .unwrap_or_default();
+    if held.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::input(
+        format!(
+            "{} already holds {}; writing it would replace every key it holds",
+            output.display(),
+            held.join(", ")
+        ),
+        format!(
+            "add or change keys with --merge-into {0}, or replace the whole file with -o {0} --force",
+            output.display()
+        ),
+    ))
+}
+
+/// Client-side `kubectl apply` keeps a copy of the object in its last-applied-configuration
+/// annotation, and annotations are limited to 256 KiB: a larger SealedSecret is refused there.
+const CLIENT_SIDE_APPLY_LIMIT: usize = 256 * 1024;
+
+/// Warns about each SealedSecret too large for client-side `kubectl apply`.
+fn warn_if_too_large_for_client_side_apply<'a>(sealed: impl IntoIterator<Item = &'a SealedSecret>) {
+    for object in sealed {
+        let size: usize = object
+            .spec
+            .encrypted_data
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if size > CLIENT_SIDE_APPLY_LIMIT {
+            crate::note!(
+                "warning: {} holds {} KiB of sealed values; client-side `kubectl apply` refuses it (its last-applied-configuration annotation would exceed 256 KiB): apply it with `kubectl apply --server-side`, as GitOps tools can (Argo CD: ServerSideApply=true)",
+                label(object),
+                size / 1024
+            );
+        }
+    }
 }
 
 fn options(args: &SealArgs, scope: Scope) -> SealOptions {
@@ -154,6 +208,7 @@ fn merge_into(args: &SealArgs, target: &Path, secrets: &[PlainSecret]) -> Result
         }
         Ok::<bool, Failure>(true)
     })?;
+    warn_if_too_large_for_client_side_apply(file.sealed());
     let text = file
         .to_text()
         .map_err(|e| Failure::input(format!("{}: {e}", target.display()), "fix the file by hand"))?;

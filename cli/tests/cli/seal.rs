@@ -386,3 +386,57 @@ fn a_byte_order_mark_is_accepted_everywhere_and_utf16_is_named() {
         stderr(&out)
     );
 }
+
+/// `seal -o FILE` onto a file holding SealedSecrets would silently drop the keys the input lacks:
+/// refused, pointing at --merge-into and --force; either works as said.
+#[test]
+fn sealing_over_an_existing_sealed_file_is_refused_unless_forced() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let before = repo.read("db.yaml");
+    let only_host = kubectl(&[
+        "generic",
+        "db",
+        "-n",
+        "payments",
+        "--from-literal=host=db.internal",
+    ]);
+    let out = repo.run(&["seal", "-o", "db.yaml"], &only_host);
+    assert_fails(&out, 3, "already holds payments/db");
+    assert!(stderr(&out).contains("--merge-into db.yaml") && stderr(&out).contains("--force"));
+    assert_eq!(repo.read("db.yaml"), before);
+    let out = repo.run(&["seal", "--merge-into", "db.yaml"], &only_host);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = yaml(&repo.read("db.yaml"));
+    assert_eq!(
+        merged["spec"]["encryptedData"].as_mapping().map(|m| m.len()),
+        Some(3)
+    );
+    let out = repo.run(&["seal", "-o", "db.yaml", "--force"], &only_host);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forced = yaml(&repo.read("db.yaml"));
+    assert_eq!(
+        forced["spec"]["encryptedData"].as_mapping().map(|m| m.len()),
+        Some(1)
+    );
+}
+
+/// A value so large that the SealedSecret exceeds what client-side `kubectl apply` accepts
+/// (its last-applied-configuration annotation is limited to 256 KiB): sealed, with a warning.
+#[test]
+fn a_sealed_secret_too_large_for_client_side_apply_says_so() {
+    let repo = Repo::new();
+    let big = "x".repeat(300 * 1024);
+    let input = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: big, namespace: payments}}\nstringData: {{blob: {big}}}\n"
+    );
+    let out = repo.run(&["seal", "-o", "big.yaml"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kubectl apply --server-side"),
+        "{}",
+        stderr(&out)
+    );
+    let out = repo.run(&["seal", "-o", "small.yaml"], &kubectl(DB));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
