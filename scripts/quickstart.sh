@@ -67,16 +67,13 @@ step "ageseal region add us-east-1 --recipient $east"
 ageseal region add us-east-1 --recipient "$east"
 step "ageseal region add us-west-2 --recipient $west"
 ageseal region add us-west-2 --recipient "$west"
-cat >> .ageseal.yaml <<YAML
-recovery:
-- name: break-glass
-  recipient: $recovery
-YAML
+step "ageseal recovery add break-glass --recipient $recovery"
+ageseal recovery add break-glass --recipient "$recovery"
 step "cat .ageseal.yaml"
 cat .ageseal.yaml
 
 mkdir -p apps/payments
-step "kubectl create secret generic db -n payments --from-literal=password=correct-horse --dry-run=client -o yaml | ageseal seal -o apps/payments/db.yaml"
+step "kubectl create secret generic db -n payments --from-literal=username=app --from-literal=password=correct-horse --dry-run=client -o yaml | ageseal seal -o apps/payments/db.yaml"
 kubectl create secret generic db -n payments --from-literal=username=app \
   --from-literal=password=correct-horse --dry-run=client -o yaml \
   | ageseal seal -o apps/payments/db.yaml

@@ -20,6 +20,12 @@ fn output_file(text: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// A path from a comma-separated list (`AGESEAL_IDENTITY="a.key, b.key"`): spaces around it
+/// are not part of it.
+fn trimmed_path(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text.trim()))
+}
+
 /// Parses the command line. `--help` and `--version` print and exit 0; a usage error becomes a
 /// [`Failure`] (exit 2) whose message names arguments but never repeats a value given, which
 /// could be a secret pasted in the wrong place.
@@ -275,7 +281,8 @@ pub struct OpeningIdentities {
         long = "identity",
         value_name = "IDENTITY",
         env = "AGESEAL_IDENTITY",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = trimmed_path
     )]
     pub files: Vec<PathBuf>,
 }
@@ -436,6 +443,9 @@ pub struct KeySource {
     /// Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
     #[arg(long, value_name = "FILE", requires = "from_cluster")]
     pub kubeconfig: Option<PathBuf>,
+    /// How long to wait for each request to the cluster (e.g. 10s, 1m).
+    #[arg(long, value_name = "DURATION", value_parser = timeout, requires = "from_cluster")]
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 // `ageseal recovery` (a plain comment: see `Command`).

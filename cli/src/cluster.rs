@@ -47,6 +47,13 @@ pub fn describe_kubeconfig_error(error: &KubeconfigError) -> String {
     match error {
         // The parser's message may quote the file: say only what is wrong.
         KubeconfigError::Parse(_) => "the kubeconfig is not valid YAML of the expected shape".to_owned(),
+        KubeconfigError::ReadConfig(e, path) => {
+            format!(
+                "cannot read the kubeconfig {}: {}",
+                path.display(),
+                crate::failure::io_words(e)
+            )
+        }
         other => other.to_string(),
     }
 }
@@ -59,12 +66,33 @@ fn unusable(context: &str, what: String) -> Failure {
     )
 }
 
-/// The kubeconfig to read: `--kubeconfig`, else the standard places.
+/// The kubeconfig to read: `--kubeconfig`, else KUBECONFIG as kubectl reads it (a list of files
+/// merged in order; empty entries and files that do not exist are skipped), else
+/// ~/.kube/config.
 fn read_kubeconfig(access: &Access) -> Result<Kubeconfig, KubeconfigError> {
-    match &access.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path),
-        None => Kubeconfig::read(),
+    if let Some(path) = &access.kubeconfig {
+        return Kubeconfig::read_from(path);
     }
+    let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|value| {
+            std::env::split_paths(&value)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(first) = listed.first() else {
+        return Kubeconfig::read();
+    };
+    let present: Vec<&PathBuf> = listed.iter().filter(|p| p.exists()).collect();
+    if present.is_empty() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        return Err(KubeconfigError::ReadConfig(missing, first.clone()));
+    }
+    present
+        .into_iter()
+        .try_fold(Kubeconfig::default(), |merged, path| {
+            Kubeconfig::read_from(path).and_then(|next| merged.merge(next))
+        })
 }
 
 /// The current context's name (for `status` without `--context`).

@@ -71,6 +71,21 @@ impl Failure {
             std::io::ErrorKind::PermissionDenied => "check the file's permissions",
             _ => "check the disk and the path",
         };
-        Self::new(Exit::Io, format!("cannot {what} {}: {err}", path.display()), hint)
+        Self::new(
+            Exit::Io,
+            format!("cannot {what} {}: {}", path.display(), io_words(err)),
+            hint,
+        )
+    }
+}
+
+/// An I/O error in the same words whether it came from the system ("No such file or directory
+/// (os error 2)") or was made from its kind ("entity not found").
+pub fn io_words(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        std::io::ErrorKind::AlreadyExists => "it already exists".to_owned(),
+        _ => err.to_string(),
     }
 }

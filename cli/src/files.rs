@@ -53,10 +53,22 @@ fn display(path: Option<&Path>) -> String {
 /// failure never leaves a partial file. `mode` is the new file's permission bits.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Failure> {
     let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(Failure::new(
+            crate::failure::Exit::Io,
+            format!(
+                "cannot write {}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+            format!("create it first (mkdir -p {}), or write elsewhere", dir.display()),
+        ));
+    }
+    // The temporary file's own name is no business of the user's: the error names their path.
     let mut temp = tempfile::Builder::new()
         .prefix(".ageseal-")
         .tempfile_in(&dir)
-        .map_err(|e| Failure::io("write to", &dir, &e))?;
+        .map_err(|e| Failure::io("write", path, &std::io::Error::from(e.kind())))?;
     temp.write_all(contents)
         .and_then(|()| temp.as_file().sync_all())
         .and_then(|()| {
@@ -287,9 +299,14 @@ pub fn resolve_recipients(
             .collect();
     }
     let mut finder = ConfigFinder::default();
-    let found = match target {
-        Some(t) => finder.for_file(t)?,
-        None => finder.for_dir(Path::new("."))?,
+    // A file written outside any repository (`seal -w /tmp/out.yaml` from inside one) is sealed
+    // as the working folder's config says: it governs what is sealed here.
+    let (found, borrowed) = match target {
+        Some(t) => match finder.for_file(t)? {
+            Some(found) => (Some(found), false),
+            None => (finder.for_dir(Path::new("."))?, true),
+        },
+        None => (finder.for_dir(Path::new("."))?, false),
     };
     let start = target.map_or_else(|| PathBuf::from("."), parent_dir);
     let found = found.ok_or_else(|| {
@@ -301,7 +318,7 @@ pub fn resolve_recipients(
             "create one with `ageseal region add NAME --recipient age1...`, or pass --recipient",
         )
     })?;
-    if target.is_none() && regions.is_empty() && !found.config.rules.is_empty() {
+    if (target.is_none() || borrowed) && regions.is_empty() && !found.config.rules.is_empty() {
         return Err(Failure::input(
             format!(
                 "{} has path rules, and with no output file it is unknown which of them applies",
@@ -310,7 +327,7 @@ pub fn resolve_recipients(
             "write to the file with -o FILE, say where the result will live with --path PATH, or pick regions with --region",
         ));
     }
-    found.recipients_for(target, regions)
+    found.recipients_for(target.filter(|_| !borrowed), regions)
 }
 
 impl crate::args::OpeningIdentities {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use ageseal_controller::offline;
 use ageseal_controller::run::RunOptions;
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 /// Turns ageseal SealedSecrets into Secrets in one region's cluster.
@@ -18,6 +19,12 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Watch SealedSecrets and keep this region's Secrets equal to them.
+    ///
+    /// It finds the cluster as kubectl does: inside a Pod through its ServiceAccount (the
+    /// projected token and CA, KUBERNETES_SERVICE_HOST/PORT), elsewhere through KUBECONFIG or
+    /// ~/.kube/config. Its own namespace (key Secrets, the ageseal-recipients ConfigMap, the
+    /// Lease) is --controller-namespace, else the Pod's (POD_NAMESPACE, or the ServiceAccount's
+    /// namespace file), else ageseal-system.
     Run {
         /// This controller's region (written to status), e.g. us-east-1.
         #[arg(long)]
@@ -169,7 +176,22 @@ fn main() -> ExitCode {
         eprintln!("hint: {ROTATE_HINT}");
         return ExitCode::from(2);
     }
-    let result = match Args::parse().command {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's own text, first line, in the error:/hint: form every other failure has.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("error: {}", first.strip_prefix("error: ").unwrap_or(first));
+            eprintln!("hint: see ageseal-controller --help, or ageseal-controller COMMAND --help");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.command {
         Command::Run {
             region,
             namespaces,

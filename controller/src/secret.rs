@@ -39,17 +39,7 @@ impl From<OpenError> for DesiredSecretError {
     }
 }
 
-/// Secret types produced without asking: what applications read. Others (notably
-/// `kubernetes.io/service-account-token`, which makes the cluster mint a token) need
-/// `--allow-secret-type`.
-pub const DEFAULT_SECRET_TYPES: [&str; 6] = [
-    "Opaque",
-    "kubernetes.io/tls",
-    "kubernetes.io/dockerconfigjson",
-    "kubernetes.io/dockercfg",
-    "kubernetes.io/basic-auth",
-    "kubernetes.io/ssh-auth",
-];
+pub use ageseal_core::crd::DEFAULT_SECRET_TYPES;
 
 /// The annotation a template may carry in the `ageseal.io/` space: it only says the produced
 /// Secret may be managed by ageseal, which it is.

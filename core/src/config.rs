@@ -56,8 +56,8 @@ pub enum ConfigError {
         problem: String,
     },
     /// A region name that the config does not define.
-    #[error("no region named {0:?} in .ageseal.yaml")]
-    UnknownRegion(String),
+    #[error("no region named {0:?} in .ageseal.yaml{suggestion}", suggestion = did_you_mean(.1.as_deref()))]
+    UnknownRegion(String, Option<String>),
     /// `region add` of a name already in use.
     #[error("a region or recovery key named {0:?} already exists")]
     DuplicateRegion(String),
@@ -76,6 +76,28 @@ pub enum ConfigError {
     /// Larger or deeper than any config needs: refused before it is parsed.
     #[error("{0}")]
     TooComplex(String),
+}
+
+fn did_you_mean(closest: Option<&str>) -> String {
+    closest
+        .map(|c| format!("; did you mean {c}?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance in characters (names are short: the quadratic cost does not matter).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// Largest `.ageseal.yaml` read. Thirty regions with two hybrid keys each (about 2 KB a key)
@@ -128,7 +150,7 @@ impl ConfigError {
             ConfigError::Syntax(_) | ConfigError::Invalid { .. } => {
                 "fix .ageseal.yaml; see the example in the README (regions, recovery, rules)"
             }
-            ConfigError::UnknownRegion(_) => "list the regions with `ageseal region list`",
+            ConfigError::UnknownRegion(..) => "list the regions with `ageseal region list`",
             ConfigError::DuplicateRegion(_) => {
                 "pick another name, or `ageseal region remove` the old one first"
             }
@@ -365,7 +387,7 @@ impl RepoConfig {
     ) -> Result<Vec<NamedRecipient>, ConfigError> {
         for name in only {
             if self.region(name).is_none() {
-                return Err(ConfigError::UnknownRegion(name.clone()));
+                return Err(self.unknown_region(name));
             }
         }
         let rule = path.and_then(|p| self.matching_rule(p));
@@ -448,7 +470,7 @@ impl RepoConfig {
             .regions
             .iter_mut()
             .find(|r| r.name == name)
-            .ok_or_else(|| ConfigError::UnknownRegion(name.to_owned()))?;
+            .ok_or_else(|| before.unknown_region(name))?;
         let key = recipient.to_string();
         region.recipients.retain(|k| k.trim() != key);
         region.recipients.insert(0, key);
@@ -489,13 +511,26 @@ impl RepoConfig {
         Ok(())
     }
 
+    /// The error for a region name the config does not define, with the closest name it does
+    /// define when one is near (a typo such as `us-est-1`).
+    fn unknown_region(&self, name: &str) -> ConfigError {
+        let closest = self
+            .regions
+            .iter()
+            .map(|r| (edit_distance(name, &r.name), &r.name))
+            .filter(|(d, _)| *d <= 2)
+            .min()
+            .map(|(_, known)| known.clone());
+        ConfigError::UnknownRegion(name.to_owned(), closest)
+    }
+
     /// Removes a region; a rule that would be left with no region is an error.
     pub fn remove_region(&mut self, name: &str) -> Result<(), ConfigError> {
         let index = self
             .regions
             .iter()
             .position(|r| r.name == name)
-            .ok_or_else(|| ConfigError::UnknownRegion(name.to_owned()))?;
+            .ok_or_else(|| self.unknown_region(name))?;
         let orphaned = self
             .rules
             .iter()
@@ -576,8 +611,14 @@ mod tests {
         assert_eq!(names(&only), ["us-west-2", "break-glass"]);
         assert_eq!(
             config.recipients_for(None, &["mars-1".into()]),
-            Err(ConfigError::UnknownRegion("mars-1".into()))
+            Err(ConfigError::UnknownRegion("mars-1".into(), None))
         );
+        let typo = config.recipients_for(None, &["us-wset-2".into()]).unwrap_err();
+        assert_eq!(
+            typo,
+            ConfigError::UnknownRegion("us-wset-2".into(), Some("us-west-2".into()))
+        );
+        assert!(typo.to_string().ends_with("; did you mean us-west-2?"), "{typo}");
     }
 
     #[test]
@@ -677,7 +718,7 @@ mod tests {
         assert_eq!(config.rules[1].regions, ["us-east-1"]);
         assert_eq!(
             config.remove_region("us-west-2"),
-            Err(ConfigError::UnknownRegion("us-west-2".into()))
+            Err(ConfigError::UnknownRegion("us-west-2".into(), None))
         );
     }
 }

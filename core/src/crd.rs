@@ -57,6 +57,18 @@ impl PublishedRecipients {
     }
 }
 
+/// Secret types the controller produces without asking: what applications read. Others (notably
+/// `kubernetes.io/service-account-token`, which makes the cluster mint a token) need its
+/// `--allow-secret-type`; `ageseal seal` warns about them.
+pub const DEFAULT_SECRET_TYPES: [&str; 6] = [
+    "Opaque",
+    "kubernetes.io/tls",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/dockercfg",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+];
+
 /// Secret values sealed with age for one or more regions' controllers.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[kube(

@@ -50,6 +50,8 @@ struct Document {
 #[derive(Debug, Clone)]
 pub struct ManifestFile {
     documents: Vec<Document>,
+    /// The file's lines end in CRLF (Windows): rewritten documents keep that.
+    crlf: bool,
 }
 
 fn is_ours(value: &serde_yaml::Value) -> Option<&str> {
@@ -155,7 +157,10 @@ impl ManifestFile {
                 })
             })
             .collect::<Result<_, ManifestError>>()?;
-        Ok(Self { documents })
+        Ok(Self {
+            documents,
+            crlf: text.contains("\r\n"),
+        })
     }
 
     /// Every SealedSecret, in file order, List items included.
@@ -276,10 +281,14 @@ impl ManifestFile {
                 continue;
             }
             if i > 0 && !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
+                out.push_str(if self.crlf { "\r\n" } else { "\n" });
             }
-            out.push_str(&prelude(&document.text, i > 0 || !out.is_empty()));
-            out.push_str(&render(document)?);
+            let rewritten = prelude(&document.text, i > 0 || !out.is_empty()) + &render(document)?;
+            if self.crlf {
+                out.push_str(&rewritten.replace("\r\n", "\n").replace('\n', "\r\n"));
+            } else {
+                out.push_str(&rewritten);
+            }
         }
         Ok(out)
     }

@@ -150,7 +150,7 @@ impl UnsealError {
     pub fn hint(&self) -> &'static str {
         match self {
             UnsealError::NoMatchingKey => {
-                "the value was not sealed to these keys: re-seal it for this region (ageseal rekey) or pass the right -i identity"
+                "the value was not sealed to these keys: put the region's current key in .ageseal.yaml (ageseal region add or set-key) and run ageseal rekey; to open it by hand, use an identity it was sealed to"
             }
             UnsealError::ScopeMismatch { .. } => {
                 "sealed values cannot be moved: seal the value again for its new namespace, name or key"

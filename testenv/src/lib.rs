@@ -42,6 +42,15 @@ pub fn workspace_dir() -> std::path::PathBuf {
         .unwrap_or(start)
 }
 
+/// `median M s (a, b, c)` of measured durations, as the benches and the Pod suite report them.
+pub fn median_of(times: &[std::time::Duration]) -> String {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+    let all: Vec<String> = times.iter().map(|t| format!("{:.1}", t.as_secs_f64())).collect();
+    format!("median {:.1} s ({})", median.as_secs_f64(), all.join(", "))
+}
+
 /// `f(i)` for every `i` in `range`, spread over every core (benches seal thousands of objects
 /// this way), in no particular order.
 pub fn on_all_cores<T: Send>(range: std::ops::Range<usize>, f: impl Fn(usize) -> T + Sync) -> Vec<T> {

@@ -5,7 +5,6 @@
 //! every way out: success, refusal, an editor that fails, Ctrl-C.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,20 +67,7 @@ pub fn run(args: EditArgs) -> Result<ExitCode, Failure> {
     let scope = one_scope(&opened)?;
     let workspace = Workspace::new()?;
     workspace.write(&to_plain_yaml(&sealed, &opened, scope))?;
-    let edited = loop {
-        workspace.run_editor()?;
-        let text = workspace.read()?;
-        match check_edit(&text, &sealed) {
-            Ok(edited) => break edited,
-            Err(failure) if std::io::stdin().is_terminal() => {
-                crate::note!("error: {}\nhint: {}", failure.message, failure.hint);
-                if !ask("edit again? [Y/n] ") {
-                    return Err(Failure::input("nothing was changed", "run ageseal edit again"));
-                }
-            }
-            Err(failure) => return Err(failure),
-        }
-    };
+    let edited = edit_until_valid(&workspace, &sealed)?;
     drop(workspace);
     let keys: Vec<Recipient> = recipients.iter().map(|r| r.recipient.clone()).collect();
     let (changed, new_object) = reseal(&sealed, &opened, &edited, scope, &keys)?;
@@ -270,10 +256,65 @@ fn reseal(
     Ok((changed, next))
 }
 
-fn ask(question: &str) -> bool {
-    crate::output::note(question.trim_end());
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && !answer.trim().eq_ignore_ascii_case("n")
+/// First words of the lines put on top of the file after a failed edit.
+const BANNER: [&str; 3] = ["# error: ", "# hint: ", "# ageseal edit: fix the Secret below"];
+/// Editor runs at most, so an editor script that keeps writing new mistakes cannot loop forever.
+const MAX_ROUNDS: usize = 50;
+
+/// Runs the editor until the file holds a valid edit. After a mistake (a YAML typo, a renamed
+/// Secret) the file is reopened with the error on top, as `kubectl edit` does, the user's changes
+/// kept; saving it without a change, or emptying it, gives up and changes nothing.
+fn edit_until_valid(workspace: &Workspace, sealed: &SealedSecret) -> Result<PlainSecret, Failure> {
+    let mut last: Option<Zeroizing<String>> = None;
+    for _ in 0..MAX_ROUNDS {
+        workspace.run_editor()?;
+        let text = workspace.read()?;
+        let body = Zeroizing::new(
+            text.lines()
+                .filter(|line| !BANNER.iter().any(|b| line.starts_with(b)))
+                .map(|line| format!("{line}\n"))
+                .collect::<String>(),
+        );
+        if body
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            return Err(Failure::input(
+                "the edited file was emptied; nothing was changed",
+                "run ageseal edit again",
+            ));
+        }
+        let failure = match check_edit(&body, sealed) {
+            Ok(edited) => return Ok(edited),
+            Err(failure) => failure,
+        };
+        if last.as_deref() == Some(&*body) {
+            return Err(Failure::input(
+                format!(
+                    "{} (saved again without a change: nothing was changed)",
+                    failure.message
+                ),
+                failure.hint,
+            ));
+        }
+        crate::note!("error: {}", failure.message);
+        let one_line = |text: &str| text.replace('\n', " ");
+        let reopened = Zeroizing::new(format!(
+            "{}{}\n{}{}\n{} and save, or delete everything to cancel.\n{}",
+            BANNER[0],
+            one_line(&failure.message),
+            BANNER[1],
+            one_line(&failure.hint),
+            BANNER[2],
+            &*body
+        ));
+        workspace.rewrite(&reopened)?;
+        last = Some(body);
+    }
+    Err(Failure::input(
+        format!("still not a valid Secret after {MAX_ROUNDS} edits; nothing was changed"),
+        "run ageseal edit again",
+    ))
 }
 
 /// The private folder and file the plaintext lives in while the editor runs.
@@ -326,6 +367,18 @@ impl Workspace {
             .mode(0o600)
             .open(&self.file)
             .map_err(|e| Failure::io("create", &self.file, &e))?;
+        out.write_all(text.as_bytes())
+            .map_err(|e| Failure::io("write", &self.file, &e))
+    }
+
+    /// Replaces the file's text (it keeps its 0600 mode and its place).
+    fn rewrite(&self, text: &str) -> Result<(), Failure> {
+        use std::io::Write;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.file)
+            .map_err(|e| Failure::io("write", &self.file, &e))?;
         out.write_all(text.as_bytes())
             .map_err(|e| Failure::io("write", &self.file, &e))
     }

@@ -141,7 +141,7 @@ fn resolve_key(name: &str, key: &KeySource) -> Result<Recipient, Failure> {
     let context = key.from_cluster.as_deref().unwrap_or_default();
     let access = Access {
         kubeconfig: key.kubeconfig.clone(),
-        timeout: None,
+        timeout: key.request_timeout,
     };
     let (region, keys) = runtime()?.block_on(async {
         let cluster = connect(context, &access).await?;

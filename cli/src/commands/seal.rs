@@ -44,6 +44,7 @@ pub fn run(args: SealArgs) -> Result<ExitCode, Failure> {
         .map(|secret| seal_one(secret, &options, &recipients))
         .collect::<Result<Vec<_>, _>>()?;
     warn_if_too_large_for_client_side_apply(&sealed);
+    warn_if_type_needs_allowing(&secrets);
     let out = render(&sealed, args.format);
     match &args.output {
         Some(path) => write_atomic(path, out.as_bytes(), MANIFEST_MODE)?,
@@ -95,6 +96,25 @@ fn warn_if_too_large_for_client_side_apply<'a>(sealed: impl IntoIterator<Item = 
                 "warning: {} holds {} KiB of sealed values; client-side `kubectl apply` refuses it (its last-applied-configuration annotation would exceed 256 KiB): apply it with `kubectl apply --server-side`, as GitOps tools can (Argo CD: ServerSideApply=true)",
                 label(object),
                 size / 1024
+            );
+        }
+    }
+}
+
+/// A Secret type the controller does not produce unless its operator allows it: sealed all the
+/// same (the operator may have), with a warning, so the surprise is not in the cluster.
+fn warn_if_type_needs_allowing(secrets: &[PlainSecret]) {
+    use ageseal_core::crd::DEFAULT_SECRET_TYPES;
+    for secret in secrets {
+        if let Some(kind) = secret
+            .type_
+            .as_deref()
+            .filter(|t| !DEFAULT_SECRET_TYPES.contains(t))
+        {
+            crate::note!(
+                "warning: {}: type {kind} is not produced by ageseal-controller unless its operator runs it with --allow-secret-type {kind} (default types: {})",
+                secret.name.as_deref().unwrap_or("the Secret"),
+                DEFAULT_SECRET_TYPES.join(", ")
             );
         }
     }
@@ -262,6 +282,13 @@ fn seal_raw(args: &SealArgs) -> Result<ExitCode, Failure> {
     let recipients = resolve_recipients(args.path.as_deref(), &args.recipients, &args.regions)?;
     let keys: Vec<Recipient> = recipients.into_iter().map(|r| r.recipient).collect();
     let value = read_bytes(args.from_file.as_deref())?;
+    // Sealed as given, byte for byte; but `echo "$TOKEN" | ageseal seal --raw` adds a newline
+    // nobody meant to keep, and the application reads it as part of the token.
+    if value.ends_with(b"\n") {
+        crate::note!(
+            "warning: the value ends with a newline, which is sealed with it; if it should not be, use printf %s \"$VALUE\" (or echo -n) instead of echo"
+        );
+    }
     let sealed = seal_base64(&value, &binding, &keys).map_err(|e| Failure::input(e.to_string(), e.hint()))?;
     crate::output::print(&format!("{sealed}\n"))?;
     Ok(ExitCode::SUCCESS)

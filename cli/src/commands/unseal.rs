@@ -13,6 +13,13 @@ use crate::failure::{Exit, Failure};
 
 pub fn run(args: UnsealArgs) -> Result<ExitCode, Failure> {
     let path = args.file.clone().unwrap_or_else(|| "-".into());
+    if path.as_os_str() == "-" && args.identities.files.iter().any(|f| f.as_os_str() == "-") {
+        return Err(Failure::new(
+            Exit::Usage,
+            "stdin cannot be both the identity (-i -) and the SealedSecret file",
+            "give the SealedSecret file with -f FILE, or the identity as a file",
+        ));
+    }
     let keyring = args.identities.keyring_for(&path)?;
     let file = load_sealed_file(&path)?;
     let name = display(&path);

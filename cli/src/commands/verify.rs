@@ -42,7 +42,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
         args.paths.clone()
     };
     let mut finder = ConfigFinder::default();
-    let (mut checked, mut problems, mut files_seen) = (0usize, 0usize, 0usize);
+    let (mut checked, mut problems, mut files_seen, mut sealed_files) = (0usize, 0usize, 0usize, 0usize);
     let mut closed = false;
     let mut report = |place: &str, p: Problem| {
         problems += 1;
@@ -51,7 +51,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
         }
     };
     for root in &roots {
-        let mut in_root = 0;
+        let (mut in_root, mut bitnami) = (0, false);
         for file in all_files(root)? {
             files_seen += 1;
             let place = file.display().to_string();
@@ -68,11 +68,14 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
                 if let Some(p) = plain_secret_with_data(object) {
                     report(&format!("{place}: document {doc}"), p);
                 }
+                bitnami |= object.get("apiVersion").and_then(serde_yaml::Value::as_str)
+                    == Some("bitnami.com/v1alpha1");
             }
             let sealed = parsed.sealed();
             if sealed.is_empty() {
                 continue;
             }
+            sealed_files += 1;
             // A config that cannot be used is a setup error, said once, not a problem per file.
             let expected = match finder.for_file(&file)? {
                 Some(found) => Some(found.recipients_for(Some(&file), &[])?),
@@ -88,16 +91,20 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, Failure> {
             }
         }
         if in_root == 0 {
+            let fix = if bitnami {
+                "it holds Bitnami SealedSecrets (bitnami.com/v1alpha1): convert them with ageseal import --from sealed-secrets --private-key FILE (docs/OPERATIONS.md, Migrating)"
+            } else {
+                "point verify at the folders or files that hold sealed manifests"
+            };
             report(
                 &root.display().to_string(),
-                problem(
-                    "holds no SealedSecret, so nothing was verified",
-                    "point verify at the folders or files that hold sealed manifests",
-                ),
+                problem("holds no SealedSecret, so nothing was verified", fix),
             );
         }
     }
-    crate::note!("checked {checked} SealedSecrets in {files_seen} files: {problems} problem(s)");
+    crate::note!(
+        "checked {checked} SealedSecrets in {sealed_files} files ({files_seen} files scanned for private keys): {problems} problem(s)"
+    );
     if problems > 0 {
         return Ok(ExitCode::from(Exit::Problems as u8));
     }

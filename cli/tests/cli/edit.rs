@@ -182,3 +182,41 @@ fn a_name_that_is_a_path_is_refused_and_nothing_is_written_outside() {
         );
     }
 }
+
+/// A YAML typo does not throw the edit away: the file comes back with the error on top and the
+/// user's changes kept, as with `kubectl edit`; fixing it and saving seals the change.
+#[test]
+fn a_typo_reopens_the_editor_with_the_error_on_top_and_the_changes_kept() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let runtime = tempfile::tempdir().expect("runtime");
+    let seen = repo.path("../seen-error");
+    let body = format!(
+        "if grep -q '^# error: ' \"$1\"; then\n  grep '^# error: ' \"$1\" > {seen}\n  grep -q Typo-V4lue \"$1\" && sed -i -e s/Typo-V4lue/Fixed-V4lue/ -e '/^BROKEN/d' \"$1\"\nelse\n  sed -i s/hunter2/Typo-V4lue/ \"$1\"; echo 'BROKEN: [' >> \"$1\"\nfi",
+        seen = seen.display()
+    );
+    let script = editor(&repo, "typo", &body);
+    let out = edit(&repo, &script, runtime.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let error = std::fs::read_to_string(&seen).expect("the editor saw the error");
+    assert!(error.contains("the edited Secret"), "{error}");
+    let out = repo.run(
+        &[
+            "unseal",
+            "-f",
+            "db.yaml",
+            "-i",
+            "../keys/east.key",
+            "--key",
+            "password",
+        ],
+        "",
+    );
+    assert_eq!(stdout(&out), "Fixed-V4lue", "{}", stderr(&out));
+    assert_eq!(leftovers(runtime.path()), 0);
+    // Emptying the file cancels.
+    let before = repo.read("db.yaml");
+    let script = editor(&repo, "empties", ": > \"$1\"");
+    assert_fails(&edit(&repo, &script, runtime.path()), 3, "emptied");
+    assert_eq!(repo.read("db.yaml"), before);
+}

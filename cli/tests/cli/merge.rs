@@ -103,3 +103,42 @@ fn merge_into_keeps_neighbouring_documents_byte_for_byte_and_json_as_json() {
     let value: serde_json::Value = serde_json::from_str(&repo.read("db.json")).expect("still JSON");
     assert!(value["spec"]["encryptedData"]["host"].is_string());
 }
+
+/// A file with Windows line endings keeps them when a document in it is rewritten.
+#[test]
+fn merge_into_a_crlf_file_keeps_crlf() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let crlf = format!("# from a Windows checkout\n{}", repo.read("db.yaml")).replace('\n', "\r\n");
+    repo.write("db.yaml", &crlf);
+    let input = kubectl(&[
+        "generic",
+        "db",
+        "-n",
+        "payments",
+        "--from-literal=host=db.internal",
+    ]);
+    let out = repo.run(&["seal", "--merge-into", "db.yaml"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = repo.read("db.yaml");
+    assert!(after.contains("host: "), "{after}");
+    assert_eq!(
+        after.matches('\n').count(),
+        after.matches("\r\n").count(),
+        "a lone LF: {after:?}"
+    );
+    assert!(!after.contains("\r\r"), "{after:?}");
+    let out = repo.run(
+        &[
+            "unseal",
+            "-f",
+            "db.yaml",
+            "-i",
+            "../keys/east.key",
+            "--key",
+            "host",
+        ],
+        "",
+    );
+    assert_eq!(stdout(&out), "db.internal", "{}", stderr(&out));
+}

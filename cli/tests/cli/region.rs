@@ -67,3 +67,61 @@ fn unknown_kubeconfig_contexts_are_refused_with_a_hint_and_change_nothing() {
         Some(2)
     );
 }
+
+/// The hint of an unreachable cluster names --request-timeout; `region add --from-cluster`
+/// takes it (it used to refuse the flag its own hint named).
+#[test]
+fn region_add_from_an_unreachable_cluster_takes_the_flag_its_hint_names() {
+    let repo = Repo::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    repo.write(
+        "kubeconfig",
+        &format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{closed}', insecure-skip-tls-verify: true}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: gone, context: {{cluster: c, user: u}}}}]\ncurrent-context: gone\n"),
+    );
+    let env = [("KUBECONFIG", repo.path("kubeconfig").display().to_string())];
+    let out = repo.run_env(&["region", "add", "eu-west-1", "--from-cluster", "gone"], &env);
+    assert_fails(&out, 5, "cannot reach the API server");
+    assert!(stderr(&out).contains("--request-timeout"), "{}", stderr(&out));
+    let out = repo.run_env(
+        &[
+            "region",
+            "add",
+            "eu-west-1",
+            "--from-cluster",
+            "gone",
+            "--request-timeout",
+            "2s",
+        ],
+        &env,
+    );
+    assert_fails(&out, 5, "cannot reach the API server");
+}
+
+/// KUBECONFIG=a:b as kubectl reads it: a file that does not exist is skipped; when none exists
+/// the error names the path once, in plain words.
+#[test]
+fn kubeconfig_lists_skip_missing_files_as_kubectl_does() {
+    let repo = Repo::new();
+    repo.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n- {name: prod-east, context: {cluster: a, user: b}}\ncurrent-context: prod-east\n",
+    );
+    let missing = repo.path("no-such-kubeconfig").display().to_string();
+    let list = format!("{missing}:{}", repo.path("kubeconfig").display());
+    let out = repo.run_env(&["status", "--context", "nowhere"], &[("KUBECONFIG", list)]);
+    assert_fails(&out, 5, "kubeconfig context nowhere");
+    let out = repo.run_env(&["status"], &[("KUBECONFIG", missing.clone())]);
+    assert_fails(
+        &out,
+        5,
+        &format!("cannot read the kubeconfig {missing}: no such file or folder"),
+    );
+    assert!(
+        !stderr(&out).contains("\"\"") && !stderr(&out).contains("'\""),
+        "{}",
+        stderr(&out)
+    );
+}

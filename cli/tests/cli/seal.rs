@@ -440,3 +440,128 @@ fn a_sealed_secret_too_large_for_client_side_apply_says_so() {
     let out = repo.run(&["seal", "-o", "small.yaml"], &kubectl(DB));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
+
+/// Small habits: a missing output folder is named (never the hidden temporary file), and
+/// `AGESEAL_IDENTITY="a, b"` means the files a and b.
+#[test]
+fn a_missing_folder_is_named_and_identity_lists_are_trimmed() {
+    let repo = Repo::new();
+    let out = repo.run(&["seal", "-o", "no/such/dir/db.yaml"], &kubectl(DB));
+    assert_fails(&out, 5, "the folder no/such/dir does not exist");
+    assert!(!stderr(&out).contains(".ageseal-"), "{}", stderr(&out));
+    repo.seal("db.yaml", DB);
+    let out = repo.run_env(
+        &["unseal", "-f", "db.yaml", "--key", "password"],
+        &[(
+            "AGESEAL_IDENTITY",
+            "../keys/west.key, ../keys/east.key".to_owned(),
+        )],
+    );
+    assert_eq!(stdout(&out), "hunter2", "{}", stderr(&out));
+}
+
+/// `seal -w /tmp/out.yaml` from inside a repository: no config governs /tmp, so the working
+/// folder's does (it decides what is sealed here); with path rules the file's place must be said.
+#[test]
+fn sealing_to_a_file_outside_the_repository_uses_the_working_folders_config() {
+    let repo = Repo::new();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out_file = elsewhere.path().join("out.yaml").display().to_string();
+    let out = repo.run(&["seal", "-w", &out_file], &kubectl(DB));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = repo.run(
+        &[
+            "unseal",
+            "-f",
+            &out_file,
+            "-i",
+            "../keys/west.key",
+            "--key",
+            "user",
+        ],
+        "",
+    );
+    assert_eq!(stdout(&out), "admin", "{}", stderr(&out));
+    let config = repo.read(".ageseal.yaml");
+    repo.write(
+        ".ageseal.yaml",
+        &format!("{config}rules:\n- {{path: \"eu/**\", regions: [us-west-2]}}\n"),
+    );
+    let out = repo.run(&["seal", "-w", &out_file, "--force"], &kubectl(DB));
+    assert_fails(&out, 3, "--path");
+}
+
+/// A type the controller produces only when allowed is sealed with a warning that says so.
+#[test]
+fn a_secret_type_the_controller_refuses_by_default_is_sealed_with_a_warning() {
+    let repo = Repo::new();
+    let input = kubectl(&[
+        "generic",
+        "db",
+        "-n",
+        "payments",
+        "--type=custom.io/x",
+        "--from-literal=a=b",
+    ]);
+    let out = repo.run(&["seal", "-o", "custom.yaml"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--allow-secret-type custom.io/x"),
+        "{}",
+        stderr(&out)
+    );
+    let out = repo.run(
+        &["seal", "-o", "tls.yaml"],
+        &kubectl(&[
+            "generic",
+            "t",
+            "-n",
+            "p",
+            "--type=kubernetes.io/tls",
+            "--from-literal=tls.crt=x",
+            "--from-literal=tls.key=y",
+        ]),
+    );
+    assert!(
+        out.status.success() && stderr(&out).is_empty(),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `echo "$TOKEN" | ageseal seal --raw` seals the newline too: kept (the bytes are the value),
+/// but said.
+#[test]
+fn a_raw_value_ending_in_a_newline_is_sealed_as_is_with_a_warning() {
+    let repo = Repo::new();
+    let args = [
+        "seal",
+        "--raw",
+        "--namespace",
+        "payments",
+        "--name",
+        "db",
+        "--key",
+        "token",
+    ];
+    let out = repo.run(&args, "T0ken\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("ends with a newline"), "{}", stderr(&out));
+    let out = repo.run(&args, "T0ken");
+    assert!(
+        out.status.success() && stderr(&out).is_empty(),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn stdin_cannot_be_both_the_identity_and_the_file() {
+    let repo = Repo::new();
+    repo.seal("db.yaml", DB);
+    let key = repo.read("../keys/east.key");
+    let out = repo.run(&["unseal", "-i", "-"], &key);
+    assert_fails(&out, 2, "stdin cannot be both");
+    let out = repo.run(&["unseal", "-i", "-", "-f", "db.yaml", "--key", "user"], &key);
+    assert_eq!(stdout(&out), "admin", "{}", stderr(&out));
+}

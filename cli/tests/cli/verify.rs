@@ -93,3 +93,29 @@ fn verify_reports_each_problem_and_passes_a_clean_tree() {
         "{report}"
     );
 }
+
+/// The summary counts the files that hold SealedSecrets (not the config beside them), and a
+/// tree of Bitnami SealedSecrets gets pointed at `import`.
+#[test]
+fn the_summary_counts_sealed_files_and_bitnami_trees_are_pointed_at_import() {
+    let repo = Repo::new();
+    repo.seal("apps/db.yaml", DB);
+    let out = repo.run(&["verify"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("checked 1 SealedSecrets in 1 files ("),
+        "{}",
+        stderr(&out)
+    );
+    repo.write(
+        "legacy/db.yaml",
+        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: db, namespace: payments}\nspec: {encryptedData: {password: AgBy3i4OJSWK}}\n",
+    );
+    let out = repo.run(&["verify", "legacy"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("ageseal import --from sealed-secrets"),
+        "{}",
+        stdout(&out)
+    );
+}

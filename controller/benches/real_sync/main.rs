@@ -61,16 +61,9 @@ fn main() {
                 restart.as_secs_f64()
             );
             let failovers = world.failovers(5);
-            let mut sorted = failovers.clone();
-            sorted.sort();
             println!(
-                "N={n}: failover after kill -9 of the leader, 5 times: median {:.1} s ({})",
-                sorted[sorted.len() / 2].as_secs_f64(),
-                failovers
-                    .iter()
-                    .map(|d| format!("{:.1}", d.as_secs_f64()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "N={n}: failover after kill -9 of the leader, 5 times: {}",
+                ageseal_testenv::median_of(&failovers)
             );
         }
         drop(world);

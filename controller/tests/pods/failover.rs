@@ -31,17 +31,10 @@ fn rounds() -> usize {
 }
 
 fn report(what: &str, times: &[Duration]) {
-    let mut sorted = times.to_vec();
-    sorted.sort();
     println!(
-        "pods: {what}, {} times: median {:.1} s ({})",
+        "pods: {what}, {} times: {}",
         times.len(),
-        sorted[sorted.len() / 2].as_secs_f64(),
-        times
-            .iter()
-            .map(|t| format!("{:.1}", t.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        ageseal_testenv::median_of(times)
     );
 }
 
