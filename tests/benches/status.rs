@@ -27,9 +27,23 @@ use kube::{Api, Client};
 const NAMESPACES: usize = 20;
 const REGIONS: [(&str, &str); 2] = [("east", "us-east-1"), ("west", "us-west-2")];
 
+/// `ageseal ARGS` in `repo`; under `AGESEAL_BENCH_WRAPPER` (e.g. `perf record -g -o FILE --`)
+/// when set, for profiling.
 fn ageseal(repo: &Path, kubeconfig: &Path, args: &[&str]) -> (Option<i32>, Vec<u8>, Duration) {
+    let wrapper: Vec<String> = std::env::var("AGESEAL_BENCH_WRAPPER")
+        .map(|w| w.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let binary = ageseal_testenv::workspace_binary("ageseal");
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(&binary);
+            command
+        }
+        None => Command::new(&binary),
+    };
     let started = Instant::now();
-    let out = Command::new(ageseal_testenv::workspace_binary("ageseal"))
+    let out = command
         .current_dir(repo)
         .env("KUBECONFIG", kubeconfig)
         .args(args)

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 
 use ageseal_core::crd::{SealedSecret, spec_hash};
 use ageseal_core::manifest_file::ManifestFile;
@@ -86,12 +87,38 @@ async fn list_all(api: &Api<SealedSecret>) -> Result<Vec<SealedSecret>, kube::Er
     }
 }
 
-/// Reads one region: its published keys and every SealedSecret of `namespaces` (one LIST of all
-/// namespaces, or one per namespace if that is forbidden).
+/// The namespaces of the files' objects, once the files are read (they are read while the
+/// regions are: only a user who may not list all namespaces has to wait for them).
+pub type Namespaces = Arc<OnceLock<BTreeSet<String>>>;
+
+async fn wait_for(namespaces: &Namespaces) -> &BTreeSet<String> {
+    loop {
+        if let Some(known) = namespaces.get() {
+            return known;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The namespaces of `sealed`'s objects.
+pub fn namespaces_of(sealed: &[(PathBuf, SealedSecret)]) -> BTreeSet<String> {
+    sealed
+        .iter()
+        .map(|(_, o)| {
+            o.metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned())
+        })
+        .collect()
+}
+
+/// Reads one region: its published keys and every SealedSecret (one LIST of all namespaces, or
+/// one per namespace of the files if that is forbidden).
 pub async fn read_region(
     cluster: &Cluster,
     controller_namespace: &str,
-    namespaces: &BTreeSet<String>,
+    namespaces: &Namespaces,
     progress: &ProgressBar,
 ) -> Result<RegionView, Failure> {
     progress.set_message(format!("{}: reading the published keys", cluster.context));
@@ -101,7 +128,7 @@ pub async fn read_region(
     let objects = match list_all(&everywhere).await {
         Ok(objects) => objects,
         Err(kube::Error::Api(status)) if status.code == 403 => {
-            let lists = namespaces.iter().map(|ns| {
+            let lists = wait_for(namespaces).await.iter().map(|ns| {
                 let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), ns);
                 async move { list_all(&api).await.map_err(|e| (ns.clone(), e)) }
             });
@@ -287,39 +314,37 @@ pub struct Report {
     pub unreadable: Vec<Failure>,
 }
 
-/// Every row, for every region at once. A region that cannot be read does not hide the others:
-/// in an incident the regions still standing are the ones to look at.
-pub async fn report(
-    sealed: &[(PathBuf, SealedSecret)],
+/// Every region read at once: each one's view, or why it could not be read.
+pub async fn read_regions(
     clusters: &[Cluster],
     controller_namespace: &str,
+    namespaces: &Namespaces,
     progress: &MultiProgress,
-) -> Report {
-    let namespaces: BTreeSet<String> = sealed
-        .iter()
-        .map(|(_, o)| {
-            o.metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_owned())
-        })
-        .collect();
+) -> Vec<Result<RegionView, Failure>> {
     let reads = clusters.iter().map(|cluster| {
         let bar = progress.add(spinner());
-        let namespaces = &namespaces;
         async move { read_region(cluster, controller_namespace, namespaces, &bar).await }
     });
-    let views = futures::future::join_all(reads).await;
+    futures::future::join_all(reads).await
+}
+
+/// Every file's row in every region read. A region that cannot be read does not hide the
+/// others: in an incident the regions still standing are the ones to look at.
+pub fn report(
+    sealed: &[(PathBuf, SealedSecret)],
+    contexts: &[String],
+    views: Vec<Result<RegionView, Failure>>,
+) -> Report {
     let mut report = Report {
-        rows: Vec::with_capacity(sealed.len() * clusters.len()),
+        rows: Vec::with_capacity(sealed.len() * contexts.len()),
         unreadable: Vec::new(),
     };
-    for (cluster, view) in clusters.iter().zip(views) {
+    for (context, view) in contexts.iter().zip(views) {
         match view {
             Ok(view) => report.rows.extend(
                 sealed
                     .iter()
-                    .map(|(file, object)| row(&file.display().to_string(), object, &cluster.context, &view)),
+                    .map(|(file, object)| row(&file.display().to_string(), object, context, &view)),
             ),
             Err(failure) => report.unreadable.push(failure),
         }
@@ -333,7 +358,27 @@ fn spinner() -> ProgressBar {
 }
 
 pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {
-    let sealed = sealed_files(&args.paths)?;
+    // The files are read on a thread of their own while the regions are read: the LISTs (the API
+    // servers' work) take most of the time, and reading 10,000 files need not wait for them.
+    let namespaces: Namespaces = Arc::default();
+    let parsing = {
+        let (paths, namespaces) = (args.paths.clone(), namespaces.clone());
+        std::thread::spawn(move || {
+            // Known on every way out, a bug's included: a region listed per namespace waits for it.
+            struct Known(Namespaces);
+            impl Drop for Known {
+                fn drop(&mut self) {
+                    let _ = self.0.set(BTreeSet::new());
+                }
+            }
+            let known = Known(namespaces);
+            let sealed = sealed_files(&paths);
+            let _ = known
+                .0
+                .set(sealed.as_deref().map(namespaces_of).unwrap_or_default());
+            sealed
+        })
+    };
     let access = Access {
         kubeconfig: args.kubeconfig.clone(),
         timeout: args.request_timeout,
@@ -354,11 +399,15 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {
     } else {
         MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
     };
-    let Report { rows, unreadable } = runtime()?.block_on(async {
+    let views = runtime()?.block_on(async {
         let connections = futures::future::join_all(contexts.iter().map(|c| connect(c, &access))).await;
         let clusters = connections.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, Failure>(report(&sealed, &clusters, &args.controller_namespace, &progress).await)
-    })?;
+        Ok::<_, Failure>(read_regions(&clusters, &args.controller_namespace, &namespaces, &progress).await)
+    });
+    let sealed = parsing
+        .join()
+        .map_err(|_| Failure::new(Exit::Bug, "reading the files failed", "please report it"))??;
+    let Report { rows, unreadable } = report(&sealed, &contexts, views?);
     let _ = progress.clear();
     if unreadable.len() < contexts.len() {
         match args.output {
