@@ -269,12 +269,16 @@ fn edit_until_valid(workspace: &Workspace, sealed: &SealedSecret) -> Result<Plai
     for _ in 0..MAX_ROUNDS {
         workspace.run_editor()?;
         let text = workspace.read()?;
-        let body = Zeroizing::new(
-            text.lines()
-                .filter(|line| !BANNER.iter().any(|b| line.starts_with(b)))
-                .map(|line| format!("{line}\n"))
-                .collect::<String>(),
-        );
+        // Plaintext: built in place in one zeroizing buffer sized up front (no reallocation
+        // leaves a copy behind).
+        let mut body = Zeroizing::new(String::with_capacity(text.len() + 1));
+        for line in text
+            .lines()
+            .filter(|line| !BANNER.iter().any(|b| line.starts_with(b)))
+        {
+            body.push_str(line);
+            body.push('\n');
+        }
         if body
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
@@ -298,16 +302,17 @@ fn edit_until_valid(workspace: &Workspace, sealed: &SealedSecret) -> Result<Plai
             ));
         }
         crate::note!("error: {}", failure.message);
-        let one_line = |text: &str| text.replace('\n', " ");
-        let reopened = Zeroizing::new(format!(
-            "{}{}\n{}{}\n{} and save, or delete everything to cancel.\n{}",
+        let banner = format!(
+            "{}{}\n{}{}\n{} and save, or delete everything to cancel.\n",
             BANNER[0],
-            one_line(&failure.message),
+            failure.message.replace('\n', " "),
             BANNER[1],
-            one_line(&failure.hint),
+            failure.hint.replace('\n', " "),
             BANNER[2],
-            &*body
-        ));
+        );
+        let mut reopened = Zeroizing::new(String::with_capacity(banner.len() + body.len()));
+        reopened.push_str(&banner);
+        reopened.push_str(&body);
         workspace.rewrite(&reopened)?;
         last = Some(body);
     }
