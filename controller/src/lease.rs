@@ -163,6 +163,40 @@ impl LeaderElector {
     }
 }
 
+/// When this replica last renewed its Lease, on its monotonic clock, as every write checks it.
+/// A leader writes (Secrets, status, Events, keys) only while it renewed within
+/// [`RENEW_DEADLINE`], checked right before the write, not only by the renewal loop: a leader
+/// whose connection stalls stops writing before the Lease (15 s) can pass to another replica.
+/// The time kept is when the renewal was sent, never later than the API server recorded it.
+#[derive(Debug, Default)]
+pub struct LeaseHold {
+    /// When the last renewal the API server accepted was sent; `None` before the first.
+    renewed: Mutex<Option<Instant>>,
+}
+
+impl LeaseHold {
+    /// Notes a renewal the API server accepted, sent at `sent`.
+    pub fn renewed(&self, sent: Instant) {
+        *self
+            .renewed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sent);
+    }
+
+    /// True while the last renewal is younger than [`RENEW_DEADLINE`] at `now`.
+    pub fn fresh_at(&self, now: Instant) -> bool {
+        self.renewed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|sent| now.saturating_duration_since(sent) < RENEW_DEADLINE)
+    }
+
+    /// [`LeaseHold::fresh_at`] now.
+    pub fn fresh(&self) -> bool {
+        self.fresh_at(Instant::now())
+    }
+}
+
 /// Leadership held by this replica: renewed in the background until [`Leadership::release`].
 #[derive(Debug)]
 pub struct Leadership {
@@ -189,12 +223,16 @@ impl Leadership {
 /// marks `health` as leading, then renews every [`RETRY_PERIOD`] in the background. Leadership lost
 /// to another holder, or not renewed within [`RENEW_DEADLINE`], ends the process: Kubernetes
 /// starts a fresh replica, which waits its turn.
-pub async fn lead(elector: LeaderElector, health: Arc<Health>) -> Leadership {
+pub async fn lead(elector: LeaderElector, health: Arc<Health>, hold: Arc<LeaseHold>) -> Leadership {
     const SOURCE: &str = "taking the leader lease";
     tracing::info!(replica = %elector.holder, "waiting for leadership");
     loop {
-        match elector.try_acquire(Timestamp::now(), Instant::now()).await {
-            Ok(true) => break,
+        let sent = Instant::now();
+        match elector.try_acquire(Timestamp::now(), sent).await {
+            Ok(true) => {
+                hold.renewed(sent);
+                break;
+            }
             Ok(false) => health.set_problem(SOURCE, None),
             Err(e) => {
                 tracing::warn!("{SOURCE}: {e}; retrying");
@@ -212,8 +250,18 @@ pub async fn lead(elector: LeaderElector, health: Arc<Health>) -> Leadership {
         let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(RETRY_PERIOD).await;
-            match elector.try_acquire(Timestamp::now(), Instant::now()).await {
-                Ok(true) => renewed = Instant::now(),
+            let sent = Instant::now();
+            // A request that hangs (a stalled connection) counts as failed at the deadline, so
+            // the process ends instead of waiting on it while another replica takes over.
+            let left = RENEW_DEADLINE.saturating_sub(renewed.elapsed()).max(RETRY_PERIOD);
+            let attempt = tokio::time::timeout(left, elector.try_acquire(Timestamp::now(), sent))
+                .await
+                .unwrap_or_else(|_| Err(kube::Error::Service("renewal timed out".into())));
+            match attempt {
+                Ok(true) => {
+                    renewed = sent;
+                    hold.renewed(sent);
+                }
                 Ok(false) => {
                     tracing::error!(
                         "lost leadership to another replica; exiting so a fresh replica takes over"

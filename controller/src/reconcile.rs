@@ -51,6 +51,8 @@ pub struct Context {
     written: Mutex<HashMap<String, Written>>,
     /// False on a standby replica: reconcile only learns what stands (see [`Context::standby`]).
     live: tokio::sync::watch::Sender<bool>,
+    /// With leader election: when the Lease was last renewed; nothing is written unless recently.
+    lease: Option<Arc<crate::lease::LeaseHold>>,
 }
 
 /// What the last successful reconcile of an object wrote, to know when nothing can have changed:
@@ -97,7 +99,20 @@ impl Context {
             failures: Mutex::default(),
             written: Mutex::default(),
             live: tokio::sync::watch::channel(true).0,
+            lease: None,
         }
+    }
+
+    /// The same context writing only while `hold` says the Lease was renewed within the renew
+    /// deadline (checked before each Secret and status write).
+    pub fn with_lease(mut self, hold: Arc<crate::lease::LeaseHold>) -> Self {
+        self.lease = Some(hold);
+        self
+    }
+
+    /// False when this replica leads by a Lease it has not renewed recently enough to write.
+    fn holds_lease(&self) -> bool {
+        self.lease.as_ref().is_none_or(|hold| hold.fresh())
     }
 
     /// The same context for a standby replica (warm standby): reconcile opens the values of Ready
@@ -311,6 +326,9 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
         }
         return Ok(Action::await_change());
     }
+    if !ctx.holds_lease() {
+        return Ok(not_writing(&key));
+    }
     let outcome = match desired {
         Err(e) => Err(Failure {
             reason: e.reason,
@@ -338,6 +356,9 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
     let outcome = outcome.map(drop);
     let status = next_status(&obj, &outcome, &ctx.region, key_id);
     if obj.status.as_ref() != Some(&status) {
+        if !ctx.holds_lease() {
+            return Ok(not_writing(&key));
+        }
         if let Err(e) = write_status(&ctx, &obj, &status).await {
             tracing::error!(object = %key, reason = e.reason, "{}", e.message);
             return Err(e);
@@ -365,6 +386,14 @@ pub async fn reconcile(obj: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Acti
             })
         }
     }
+}
+
+/// A leader that has not renewed its Lease within the renew deadline writes nothing: another
+/// replica may be about to lead. It looks again after a retry period (the renewal loop ends the
+/// process if the Lease is lost).
+fn not_writing(key: &str) -> Action {
+    tracing::warn!(object = %key, "not writing: the leader lease was not renewed within the renew deadline");
+    Action::requeue(crate::lease::RETRY_PERIOD)
 }
 
 /// On a standby: remembers `obj` as written when its Secret already holds exactly what the leader

@@ -154,13 +154,16 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Warm standby: until this replica leads (and has a key), reconcile only learns which
     // objects' Secrets already stand; it writes nothing. Taking over then reconciles everything,
     // and what stands costs no work.
-    let ctx = Arc::new(
-        Context::new(client.clone(), &options.region, keys, metrics, Some(recorder))
-            .with_policy(policy)
-            .with_owned_versions(versions)
-            .with_pending(pending)
-            .standby(),
-    );
+    let hold = Arc::new(crate::lease::LeaseHold::default());
+    let mut ctx = Context::new(client.clone(), &options.region, keys, metrics, Some(recorder))
+        .with_policy(policy)
+        .with_owned_versions(versions)
+        .with_pending(pending)
+        .standby();
+    if options.leader_election {
+        ctx = ctx.with_lease(hold.clone());
+    }
+    let ctx = Arc::new(ctx);
     let stores: Vec<Store<SealedSecret>> = scopes.iter().map(|scope| scope.store.clone()).collect();
     tokio::spawn(forget_failures_of_gone_objects(ctx.clone(), stores));
     let runs = scopes.into_iter().map(|scope| {
@@ -194,6 +197,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             let held = lead(
                 LeaderElector::new(api, LEASE_NAME, &options.replica, LEASE_DURATION),
                 health.clone(),
+                hold.clone(),
             )
             .await;
             *leadership

@@ -124,3 +124,50 @@ async fn a_released_lease_is_taken_at_once_and_only_its_holder_can_release_it() 
         "the old holder took it back"
     );
 }
+
+/// A leader that has not renewed its Lease within the renew deadline writes nothing (no Secret,
+/// no status), whatever its renewal loop is doing; once renewed, it writes again.
+#[tokio::test]
+async fn a_leader_whose_lease_is_not_fresh_writes_nothing() {
+    use ageseal_controller::lease::{LeaseHold, RENEW_DEADLINE};
+    use ageseal_controller::reconcile::reconcile;
+    use ageseal_core::Identity;
+    use std::sync::Arc;
+
+    let east = Identity::generate();
+    let client = fake(None).await;
+    let obj = create(&client, &sealed("db", NS, &[("password", "hunter2")], &[&east])).await;
+    let hold = Arc::new(LeaseHold::default());
+    let ctx = Arc::new(
+        Arc::into_inner(context(&client, &[&east]))
+            .expect("one owner")
+            .with_lease(hold.clone()),
+    );
+    // Never renewed, then renewed longer ago than the deadline: no write either time.
+    reconcile(obj.clone(), ctx.clone()).await.expect("requeued");
+    assert!(
+        secret(&client, NS, "db").await.is_none(),
+        "wrote without a fresh lease"
+    );
+    let long_ago = Instant::now()
+        .checked_sub(RENEW_DEADLINE + Duration::from_secs(1))
+        .expect("the machine has been up for more than 11 s");
+    hold.renewed(long_ago);
+    assert!(!hold.fresh());
+    reconcile(obj.clone(), ctx.clone()).await.expect("requeued");
+    assert!(
+        secret(&client, NS, "db").await.is_none(),
+        "wrote after the renew deadline"
+    );
+    let api: Api<ageseal_core::crd::SealedSecret> = Api::namespaced(client.clone(), NS);
+    assert!(
+        api.get("db").await.expect("object").status.is_none(),
+        "status written"
+    );
+    hold.renewed(Instant::now());
+    reconcile(obj.clone(), ctx.clone()).await.expect("ready");
+    assert!(
+        secret(&client, NS, "db").await.is_some(),
+        "a fresh lease did not write"
+    );
+}
