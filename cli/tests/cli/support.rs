@@ -91,6 +91,18 @@ pub fn ageseal_in(dir: &std::path::Path, args: &[&str], stdin: &str, env: &[(&st
         .expect("runs")
 }
 
+/// One value of `file`'s SealedSecret, opened with the identity file `identity` (`ageseal unseal
+/// --key`); panics with ageseal's message when it cannot be opened.
+pub fn opened_value(repo: &Repo, file: &str, identity: &str, key: &str) -> String {
+    let out = repo.run(&["unseal", "-f", file, "-i", identity, "--key", key], "");
+    assert!(
+        out.status.success(),
+        "unseal {file} --key {key}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
