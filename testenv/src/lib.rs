@@ -42,6 +42,14 @@ pub fn workspace_dir() -> std::path::PathBuf {
         .unwrap_or(start)
 }
 
+/// The number in environment variable `name` (a test's knob, e.g. how many rounds), else `default`.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// `median M s (a, b, c)` of measured durations, as the benches and the Pod suite report them.
 pub fn median_of(times: &[std::time::Duration]) -> String {
     let mut sorted = times.to_vec();

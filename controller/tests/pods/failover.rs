@@ -24,10 +24,7 @@ pub fn tests() -> Vec<Test<Cluster>> {
 }
 
 fn rounds() -> usize {
-    std::env::var("AGESEAL_POD_FAILOVER_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(2)
+    ageseal_testenv::env_number("AGESEAL_POD_FAILOVER_ROUNDS", 2)
 }
 
 fn report(what: &str, times: &[Duration]) {

@@ -22,10 +22,7 @@ pub fn tests() -> Vec<Test<Cluster>> {
 }
 
 fn objects() -> usize {
-    std::env::var("AGESEAL_POD_SCALE_OBJECTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000)
+    ageseal_testenv::env_number("AGESEAL_POD_SCALE_OBJECTS", 10_000)
 }
 
 fn scale(cluster: &Cluster, replicas: u8) {
